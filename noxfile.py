@@ -1,0 +1,85 @@
+"""CI sessions: one test session per package, integration, lint, and a dev environment.
+
+    nox            # every test session and lint (what CI runs)
+    nox -l         # list sessions
+    nox -s dev     # editable install of everything into .venv for daily work
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ["optim-core", "optim-models", "optim-reducer", "optim-circuits", "optim-dataset"]
+CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
+# Test-only dependencies: real photos (scikit-image, scikit-learn) and the test runner.
+TEST_DEPS = ["pytest>=8", "scikit-image>=0.22", "scikit-learn>=1.3"]
+PYTHON = "3.11"
+
+nox.options.sessions = [f"tests-{p}" for p in PACKAGES] + ["integration", "lint"]
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+
+
+def _package(name: str) -> str:
+    return str(ROOT / "packages" / name)
+
+
+def _cleanup(session: nox.Session) -> None:
+    """On CI, drop a passed session's virtualenv (a torch venv is ~6 GB)."""
+    if os.environ.get("CI") and isinstance(session.virtualenv, nox.virtualenv.VirtualEnv):
+        shutil.rmtree(session.virtualenv.location, ignore_errors=True)
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("python", "-m", "pytest", *paths, *session.posargs, env={"MPLBACKEND": "Agg"})
+
+
+def _make_test_session(package: str) -> None:
+    @nox.session(name=f"tests-{package}", python=PYTHON)
+    def tests(session: nox.Session) -> None:
+        # Built wheels, not editable: core + this package + test deps only.
+        wheels = [_package("optim-core")] + ([] if package == "optim-core" else [_package(package)])
+        session.install(*CONSTRAINTS, *wheels, *TEST_DEPS)
+        _pytest(session, f"tests/{package}")
+        _cleanup(session)
+
+    tests.__doc__ = f"Run tests/{package} against built wheels of optim-core and {package}."
+
+
+for _package_name in PACKAGES:
+    _make_test_session(_package_name)
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """All packages together, plus the third-party plugin fixtures in tests/integration."""
+    session.install(*CONSTRAINTS, *map(_package, PACKAGES), *TEST_DEPS, "hatchling", "selenium")
+    _pytest(session, "tests/integration")
+    _cleanup(session)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    _cleanup(session)
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def dev(session: nox.Session) -> None:
+    """Editable install of every package (plus test/dev tools) into .venv."""
+    venv = ROOT / ".venv"
+    if not venv.exists():
+        session.run("python3", "-m", "venv", str(venv), external=True)
+    pip = str(venv / "bin" / "pip")
+    editable = [arg for p in PACKAGES for arg in ("-e", _package(p))]
+    session.run(pip, "install", *CONSTRAINTS, *editable, *TEST_DEPS, "ruff", "nox",
+                "hatchling", "selenium", external=True)
+    session.log(f"Activate with: source {venv}/bin/activate")

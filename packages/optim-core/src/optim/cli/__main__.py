@@ -1,0 +1,7 @@
+"""``python -m optim.cli``."""
+
+import sys
+
+from optim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""optim.dataset (optim-dataset)."""

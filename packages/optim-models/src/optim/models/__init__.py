@@ -1,0 +1,1 @@
+"""optim.models (optim-models)."""

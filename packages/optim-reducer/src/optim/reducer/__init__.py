@@ -1,0 +1,1 @@
+"""optim.reducer (optim-reducer)."""
