@@ -1,8 +1,8 @@
 """CI sessions: one test session per package, integration, lint, and a dev environment.
 
-    nox            # every test session and lint (what CI runs)
-    nox -l         # list sessions
-    nox -s dev     # editable install of everything into .venv for daily work
+nox            # every test session and lint (what CI runs)
+nox -l         # list sessions
+nox -s dev     # editable install of everything into .venv for daily work
 """
 
 from __future__ import annotations
@@ -80,6 +80,16 @@ def dev(session: nox.Session) -> None:
         session.run("python3", "-m", "venv", str(venv), external=True)
     pip = str(venv / "bin" / "pip")
     editable = [arg for p in PACKAGES for arg in ("-e", _package(p))]
-    session.run(pip, "install", *CONSTRAINTS, *editable, *TEST_DEPS, "ruff", "nox",
-                "hatchling", "selenium", external=True)
+    session.run(
+        pip,
+        "install",
+        *CONSTRAINTS,
+        *editable,
+        *TEST_DEPS,
+        "ruff",
+        "nox",
+        "hatchling",
+        "selenium",
+        external=True,
+    )
     session.log(f"Activate with: source {venv}/bin/activate")

@@ -63,9 +63,7 @@ _LAZY_ATTRIBUTES = {
     "accentuate": "optim.accentuation:accentuate",
 }
 
-__all__ = sorted(
-    {"__version__", *_CORE_SUBMODULES, *_PLUGIN_SUBMODULES, *_LAZY_ATTRIBUTES}
-)
+__all__ = sorted({"__version__", *_CORE_SUBMODULES, *_PLUGIN_SUBMODULES, *_LAZY_ATTRIBUTES})
 
 
 def _import_plugin_submodule(name: str) -> Any:

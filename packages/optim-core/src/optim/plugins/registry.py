@@ -18,7 +18,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -184,19 +183,25 @@ class Registry:
         if _truthy(STRICT_ENV):
             raise PluginError(message + f" ({STRICT_ENV} is set)") from exc
         self.failed.append((plugin, dist, version, exc))
-        warnings.warn(message + f". Set {STRICT_ENV}=1 to make this an error.",
-                      PluginLoadWarning, stacklevel=4)
+        warnings.warn(
+            message + f". Set {STRICT_ENV}=1 to make this an error.",
+            PluginLoadWarning,
+            stacklevel=4,
+        )
 
-    def add_plugin(self, module: object, name: str | None = None,
-                   distribution: str = "__main__") -> None:
+    def add_plugin(
+        self, module: object, name: str | None = None, distribution: str = "__main__"
+    ) -> None:
         """Register a plugin object (module or class with hookimpls) without an entry point.
 
         Example:
-            >>> import types
             >>> from optim.plugins import hookimpl, registry
-            >>> plugin = types.SimpleNamespace(
-            ...     register_objectives=hookimpl(lambda register: None))
-            >>> registry.add_plugin(plugin, name="mine")
+            >>> class MyPlugin:
+            ...     @staticmethod
+            ...     @hookimpl
+            ...     def register_objectives(register):
+            ...         register("mine", "my_package.losses:Mine", description="...")
+            >>> registry.add_plugin(MyPlugin, name="mine")
         """
         name = name or getattr(module, "__name__", repr(module))
         with self._lock:
@@ -259,8 +264,9 @@ def _closest_hint(name: str, choices: Any) -> str:
 class _Registrar:
     """The ``register`` callable handed to one plugin's hook for one kind."""
 
-    def __init__(self, table: dict[str, Entry], kind: str, plugin: str, dist: str,
-                 version: str) -> None:
+    def __init__(
+        self, table: dict[str, Entry], kind: str, plugin: str, dist: str, version: str
+    ) -> None:
         self._table, self._kind = table, kind
         self._plugin, self._dist, self._version = plugin, dist, version
 
@@ -282,8 +288,9 @@ class _Registrar:
         if not description and not isinstance(obj, str):
             doc = (getattr(obj, "__doc__", None) or "").strip()
             description = doc.splitlines()[0] if doc else ""
-        self._table[name] = Entry(self._kind, name, obj, self._dist, self._version,
-                                  self._plugin, description or "")
+        self._table[name] = Entry(
+            self._kind, name, obj, self._dist, self._version, self._plugin, description or ""
+        )
 
 
 registry = Registry()

@@ -1,0 +1,72 @@
+"""Shared fixtures for integration tests: built wheels of the third-party plugin fixtures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixture_wheels(tmp_path_factory) -> dict[str, Path]:
+    """Build each fixture package into a wheel once per session: {dist name: wheel path}."""
+    out = tmp_path_factory.mktemp("wheels")
+    wheels = {}
+    for project in sorted(p for p in FIXTURES.iterdir() if (p / "pyproject.toml").exists()):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                str(out),
+                str(project),
+            ],
+            check=True,
+        )
+        wheels[project.name] = next(out.glob(f"{project.name.replace('-', '_')}-*.whl"))
+    return wheels
+
+
+@pytest.fixture
+def install_beside_core(tmp_path, fixture_wheels):
+    """Install fixture wheels into a fresh folder and return a runner for `python` with it on
+    sys.path, the way a site-packages holding core and the plugin would look."""
+
+    def install(*dists: str):
+        target = tmp_path / ("site-" + "-".join(dists))
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "-q",
+                "--target",
+                str(target),
+                *(str(fixture_wheels[d]) for d in dists),
+            ],
+            check=True,
+        )
+
+        def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
+            full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIM_")}
+            full_env["PYTHONPATH"] = os.pathsep.join([str(target), full_env.get("PYTHONPATH", "")])
+            full_env.update(env or {})
+            return subprocess.run(
+                [sys.executable, *args], capture_output=True, text=True, env=full_env, check=check
+            )
+
+        return run
+
+    return install
