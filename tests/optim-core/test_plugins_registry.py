@@ -125,7 +125,7 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error(site, monkeypatch):
     )
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
     plugins.refresh()
-    with pytest.raises(PluginError, match="fakeplug-broken 0.9"):
+    with pytest.raises(PluginError, match=r"fakeplug-broken 0\.9"):
         plugins.names("objectives")
 
 
@@ -188,7 +188,7 @@ def test_clash_with_a_core_name_is_an_error(site):
     """,
     )
     plugins.refresh()
-    with pytest.raises(PluginError, match="optim-core .* fakeplug-steal"):
+    with pytest.raises(PluginError, match=r"optim-core .* fakeplug-steal"):
         plugins.names("objectives")
 
 
