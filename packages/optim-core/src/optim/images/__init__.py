@@ -1,0 +1,36 @@
+"""Image tensors and image parameterizations.
+
+Example:
+    >>> from optim import images
+    >>> images.NaturalImage((16, 16))().shape
+    torch.Size([1, 3, 16, 16])
+"""
+
+from __future__ import annotations
+
+from optim.image_utils.display import show
+from optim.image_utils.saving import save_tensor_as_image
+from optim.images.fft_image import FFTImage
+from optim.images.image_tensor import ImageTensor
+from optim.images.laplacian_image import LaplacianImage
+from optim.images.natural_image import NaturalImage
+from optim.images.parameterization import ImageParameterization, InputParameterization
+from optim.images.pixel_image import PixelImage
+from optim.images.shared_image import SharedImage
+from optim.images.simple_tensor import SimpleTensorParameterization
+from optim.images.stack_image import StackImage
+
+__all__ = [
+    "FFTImage",
+    "ImageParameterization",
+    "ImageTensor",
+    "InputParameterization",
+    "LaplacianImage",
+    "NaturalImage",
+    "PixelImage",
+    "SharedImage",
+    "SimpleTensorParameterization",
+    "StackImage",
+    "save_tensor_as_image",
+    "show",
+]

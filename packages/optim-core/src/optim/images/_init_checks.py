@@ -1,0 +1,41 @@
+"""Shared argument checks for the parameterizations (private)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def as_size(size: int | Sequence[int] | None, name: str) -> tuple[int, int]:
+    """Validate an image size: an int or a (height, width) pair of positive ints."""
+    if size is None:
+        raise ValueError(f"{name} needs size=(height, width) when no init tensor is given.")
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if not isinstance(size, Sequence) or len(size) != 2:
+        raise ValueError(f"{name} size must be (height, width), got {size!r}.")
+    height, width = (int(s) for s in size)
+    if height < 1 or width < 1:
+        raise ValueError(f"{name} size must be positive, got {size!r}.")
+    return height, width
+
+
+def as_nchw_init(init: torch.Tensor, name: str) -> torch.Tensor:
+    """Return ``init`` as a detached NCHW float tensor (CHW gets a batch dimension)."""
+    if not isinstance(init, torch.Tensor):
+        raise TypeError(f"{name} init must be a tensor, got {type(init).__name__}.")
+    if init.dim() == 3:
+        init = init.unsqueeze(0)
+    if init.dim() != 4:
+        raise ValueError(f"{name} init must be CHW or NCHW, got shape {tuple(init.shape)}.")
+    init = init.detach().as_subclass(torch.Tensor)
+    if not init.is_floating_point():
+        init = init.to(torch.get_default_dtype())
+    return init.clone()
+
+
+def check_counts(channels: int, batch: int, name: str) -> None:
+    """Validate channel and batch counts."""
+    if channels < 1 or batch < 1:
+        raise ValueError(f"{name} needs channels >= 1 and batch >= 1, got {channels} and {batch}.")

@@ -1,0 +1,67 @@
+"""Concatenate several parameterizations into one batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from optim.images.parameterization import ImageParameterization
+from optim.images.simple_tensor import SimpleTensorParameterization
+
+
+class StackImage(ImageParameterization):
+    """Concatenate the outputs of several parameterizations (or fixed tensors) along ``dim``.
+
+    Args:
+        parameterizations: parameterization modules and/or tensors.
+        dim: concatenation dimension (0: batch).
+        output_device: move every output to this device before concatenating.
+
+    Example:
+        >>> from optim.images import PixelImage
+        >>> stack = StackImage([PixelImage((8, 8)), torch.zeros(1, 3, 8, 8)])
+        >>> stack().shape
+        torch.Size([2, 3, 8, 8])
+    """
+
+    def __init__(
+        self,
+        parameterizations: Sequence[nn.Module | torch.Tensor],
+        dim: int = 0,
+        output_device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        if len(parameterizations) == 0:
+            raise ValueError("StackImage needs at least one parameterization or tensor.")
+        modules = []
+        for item in parameterizations:
+            if isinstance(item, torch.Tensor):
+                modules.append(SimpleTensorParameterization(item))
+            elif isinstance(item, nn.Module):
+                modules.append(item)
+            else:
+                raise TypeError(
+                    "StackImage accepts parameterization modules and tensors, got "
+                    f"{type(item).__name__}."
+                )
+        self.parameterizations = nn.ModuleList(modules)
+        self.dim = dim
+        self.output_device = None if output_device is None else torch.device(output_device)
+
+    def forward(self) -> torch.Tensor:
+        outputs = [p() for p in self.parameterizations]
+        if self.output_device is not None:
+            outputs = [o.to(self.output_device) for o in outputs]
+        shapes = {
+            tuple(o.shape[: self.dim % 4]) + tuple(o.shape[self.dim % 4 + 1 :]) for o in outputs
+        }
+        if any(o.dim() != 4 for o in outputs) or len(shapes) != 1:
+            raise ValueError(
+                "StackImage needs 4-D outputs that match outside dim "
+                f"{self.dim}, got {[tuple(o.shape) for o in outputs]}."
+            )
+        if len({o.device for o in outputs}) != 1:
+            raise ValueError("StackImage outputs are on different devices; pass output_device.")
+        return torch.cat(outputs, dim=self.dim)

@@ -1,0 +1,77 @@
+"""Depthwise Gaussian blur in 1, 2 or 3 dimensions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_CONVS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list[float]:
+    values = [value] * dim if isinstance(value, int | float) else list(value)
+    if len(values) != dim:
+        raise ValueError(f"{name} needs 1 or {dim} values for dim={dim}, got {value!r}.")
+    return values
+
+
+class GaussianSmoothing(nn.Module):
+    """Blur each channel separately with a normalised Gaussian kernel.
+
+    The kernel is the product of 1-D Gaussians (centred at ``(size - 1) / 2``) and sums to 1.
+
+    Args:
+        channels: number of input channels.
+        kernel_size: kernel size per spatial dim (int or sequence).
+        sigma: standard deviation per spatial dim (float or sequence).
+        dim: number of spatial dims (1, 2 or 3).
+        padding: convolution padding (``"same"``, ``"valid"`` or ints).
+
+    Example:
+        >>> blur = GaussianSmoothing(3, kernel_size=3, sigma=1.0)
+        >>> blur(torch.ones(1, 3, 8, 8)).shape
+        torch.Size([1, 3, 8, 8])
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int | Sequence[int],
+        sigma: float | Sequence[float],
+        dim: int = 2,
+        padding: str | int | Sequence[int] = "same",
+    ) -> None:
+        super().__init__()
+        if dim not in _CONVS:
+            raise ValueError(f"GaussianSmoothing supports dim 1, 2 or 3, got {dim}.")
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1, got {channels}.")
+        sizes = [int(s) for s in _per_dim(kernel_size, dim, "kernel_size")]
+        sigmas = _per_dim(sigma, dim, "sigma")
+        if min(sizes) < 1 or min(sigmas) <= 0:
+            raise ValueError("kernel_size values must be >= 1 and sigma values > 0.")
+        kernel = torch.ones(())
+        for size, std in zip(sizes, sigmas):
+            coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+            gauss = torch.exp(-((coords / std) ** 2) / 2) / (std * math.sqrt(2 * math.pi))
+            kernel = kernel.unsqueeze(-1) * gauss
+        kernel = (kernel / kernel.sum()).to(torch.get_default_dtype())
+        self.register_buffer("weight", kernel.expand(channels, 1, *sizes).contiguous())
+        self.groups = channels
+        self.dim = dim
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != self.dim + 2:
+            raise ValueError(
+                f"GaussianSmoothing(dim={self.dim}) expects a {self.dim + 2}-D input, "
+                f"got shape {tuple(x.shape)}."
+            )
+        if x.shape[1] != self.groups:
+            raise ValueError(f"Expected {self.groups} channels, got {x.shape[1]}.")
+        weight = self.weight.to(dtype=x.dtype)
+        return _CONVS[self.dim](x, weight, groups=self.groups, padding=self.padding)

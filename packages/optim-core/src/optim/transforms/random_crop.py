@@ -1,0 +1,50 @@
+"""Random wrap-around crop."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from optim.transforms._validation import check_4d, random_int
+from optim.transforms.center_crop import _as_pair, center_crop
+
+
+class RandomCrop(nn.Module):
+    """Roll the batch by a random shift, then centre-crop to ``crop_size``.
+
+    The shift along each axis lies in ``[-s, s]`` with ``s = ceil((size - crop) / 2)``, so any
+    window of the input can come out; content that rolls past an edge wraps around.
+
+    Args:
+        crop_size: output (height, width) or a single int.
+        generator: optional ``torch.Generator``.
+
+    Example:
+        >>> RandomCrop(4)(torch.rand(1, 3, 8, 8)).shape
+        torch.Size([1, 3, 4, 4])
+    """
+
+    def __init__(
+        self, crop_size: int | Sequence[int], generator: torch.Generator | None = None
+    ) -> None:
+        super().__init__()
+        self.crop_size = _as_pair(crop_size)
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_4d(x, "RandomCrop")
+        height, width = x.shape[2], x.shape[3]
+        if self.crop_size[0] > height or self.crop_size[1] > width:
+            raise ValueError(
+                f"RandomCrop size {self.crop_size} is larger than the input {height}x{width}."
+            )
+        max_h = math.ceil((height - self.crop_size[0]) / 2)
+        max_w = math.ceil((width - self.crop_size[1]) / 2)
+        shifts = (
+            random_int(-max_h, max_h + 1, self.generator),
+            random_int(-max_w, max_w + 1, self.generator),
+        )
+        return center_crop(torch.roll(x, shifts, dims=(2, 3)), self.crop_size)

@@ -1,0 +1,65 @@
+"""Random rotation through an affine grid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from optim.transforms._affine import check_sample_modes, warp
+from optim.transforms._validation import as_values_or_distribution, check_4d, sample_value
+
+
+class RandomRotation(nn.Module):
+    """Rotate the batch by a random angle in degrees (same output shape).
+
+    The rotation matrix is ``[[cos, -sin, 0], [sin, cos, 0]]`` in ``affine_grid``'s normalised
+    coordinates; the corners are filled according to ``padding_mode``.
+
+    Args:
+        degrees: angles to pick from (sequence or 1-D tensor) or a scalar distribution.
+        mode: ``grid_sample`` interpolation mode.
+        padding_mode: ``grid_sample`` padding mode.
+        align_corners: passed to ``affine_grid`` and ``grid_sample``.
+        generator: optional ``torch.Generator`` for picking from a list.
+
+    Example:
+        >>> RandomRotation([-5, 5])(torch.rand(2, 3, 8, 8)).shape
+        torch.Size([2, 3, 8, 8])
+    """
+
+    def __init__(
+        self,
+        degrees: Sequence[float] | torch.Tensor | torch.distributions.Distribution,
+        mode: str = "bilinear",
+        padding_mode: str = "zeros",
+        align_corners: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        check_sample_modes(mode, padding_mode, "RandomRotation")
+        self.degrees = as_values_or_distribution(degrees, "RandomRotation degrees")
+        self.mode = mode
+        self.padding_mode = padding_mode
+        self.align_corners = align_corners
+        self.generator = generator
+
+    def rotate_tensor(self, x: torch.Tensor, degrees: float) -> torch.Tensor:
+        """Rotate ``x`` by ``degrees``.
+
+        Example:
+            >>> x = torch.rand(1, 1, 4, 4)
+            >>> torch.allclose(RandomRotation([0]).rotate_tensor(x, 0.0), x)
+            True
+        """
+        check_4d(x, "RandomRotation")
+        theta = math.radians(degrees)
+        cos, sin = math.cos(theta), math.sin(theta)
+        return warp(
+            x, [[cos, -sin, 0.0], [sin, cos, 0.0]], self.mode, self.padding_mode, self.align_corners
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rotate_tensor(x, sample_value(self.degrees, self.generator))
