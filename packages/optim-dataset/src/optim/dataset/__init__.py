@@ -1,1 +1,52 @@
-"""optim.dataset (optim-dataset)."""
+"""optim.dataset (optim-dataset): statistics of natural images that the renderer's priors use.
+
+Colour covariance and KLT matrices (for ``opt.transforms.ToRGB``), mean magnitude spectra
+(for ``opt.images.MACOImage``), activation samples (for activation atlases) and DataLoaders
+over image folders or in-memory photos.
+
+Example:
+    >>> import torch
+    >>> import optim as opt
+    >>> loader = [torch.rand(4, 3, 32, 32)]
+    >>> opt.dataset.dataset_klt_matrix(loader, normalize=True).shape
+    torch.Size([3, 3])
+"""
+
+from __future__ import annotations
+
+from optim.dataset.covariance import dataset_cov_matrix, image_cov
+from optim.dataset.klt import cov_matrix_to_klt, dataset_klt_matrix
+from optim.dataset.loaders import (
+    ArrayImageDataset,
+    ImageFileDataset,
+    array_image_loader,
+    image_folder_loader,
+    resize_and_crop,
+)
+from optim.dataset.samples import capture_activation_samples, consolidate_samples
+from optim.dataset.spectrum import (
+    dataset_magnitude_spectrum,
+    load_magnitude_spectrum,
+    save_magnitude_spectrum,
+    spectrum_frequencies,
+    spectrum_power_law_exponent,
+)
+
+__all__ = [
+    "ArrayImageDataset",
+    "ImageFileDataset",
+    "array_image_loader",
+    "capture_activation_samples",
+    "consolidate_samples",
+    "cov_matrix_to_klt",
+    "dataset_cov_matrix",
+    "dataset_klt_matrix",
+    "dataset_magnitude_spectrum",
+    "image_cov",
+    "image_folder_loader",
+    "load_magnitude_spectrum",
+    "resize_and_crop",
+    "save_magnitude_spectrum",
+    "spectrum_frequencies",
+    "spectrum_power_law_exponent",
+]

@@ -8,7 +8,24 @@ from __future__ import annotations
 
 from optim.plugins import hookimpl
 
-DATASET_STATISTICS: dict[str, tuple[str, str]] = {}
+DATASET_STATISTICS: dict[str, tuple[str, str]] = {
+    "colour_covariance": (
+        "optim.dataset.covariance:dataset_cov_matrix",
+        "Mean per-image RGB channel covariance of a loader's images",
+    ),
+    "klt_matrix": (
+        "optim.dataset.klt:dataset_klt_matrix",
+        "KLT colour matrix of a loader's images, usable as ToRGB(transform=...)",
+    ),
+    "magnitude_spectrum": (
+        "optim.dataset.spectrum:dataset_magnitude_spectrum",
+        "Mean Fourier amplitude in the decorrelated colour space (MACO prior)",
+    ),
+    "activation_samples": (
+        "optim.dataset.samples:capture_activation_samples",
+        "Activation (and attribution) vectors at random positions, for atlases",
+    ),
+}
 
 
 @hookimpl
