@@ -11,8 +11,17 @@ from optim.hooks.output_hook import ActivationFetcher
 from optim.hooks.targets import Target, resolve_targets
 
 
-def _model_device(model: nn.Module) -> torch.device | None:
-    for tensor in (*model.parameters(), *model.buffers()):
+def model_device(model: nn.Module) -> torch.device | None:
+    """The device of the model's first parameter or buffer; ``None`` if it has neither.
+
+    Example:
+        >>> import torch.nn as nn
+        >>> model_device(nn.Linear(2, 2))
+        device(type='cpu')
+    """
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
         return tensor.device
     return None
 
@@ -58,7 +67,7 @@ def collect_activations(
         raise TypeError(
             f"model_input must be a torch.Tensor batch, got {type(model_input).__name__}."
         )
-    device = _model_device(model)
+    device = model_device(model)
     if device is not None:
         model_input = model_input.to(device)
     outputs = ActivationFetcher(model, resolved.values())(model_input)

@@ -1,0 +1,236 @@
+"""InputOptimization: optimise an input parameterization to maximise an objective."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from optim.hooks.activations import model_device
+from optim.hooks.output_hook import ModuleOutputsHook, run_until_targets
+from optim.hooks.targets import Target, resolve_targets
+from optim.loss.base import Loss
+from optim.loss.summing import default_loss_summarize
+from optim.optimization.stop_criteria import StopCriteria, n_steps
+
+logger = logging.getLogger(__name__)
+
+# Modules whose forward differs between train() and eval().
+_MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
+
+
+def _default_input_param() -> nn.Module:
+    from optim.images import NaturalImage
+
+    return NaturalImage((224, 224))
+
+
+def _default_transform() -> nn.Module:
+    from optim.transforms import RandomScale, RandomSpatialJitter
+
+    return nn.Sequential(RandomScale(scale=(1, 0.975, 1.025, 0.95, 1.05)), RandomSpatialJitter(16))
+
+
+class InputOptimization:
+    """Optimises ``input_param`` so that ``loss_function`` of the model's activations grows.
+
+    The forward pass is ``input_param() -> transform -> model``; forward hooks on the
+    objective's targets capture their outputs, and (with ``stop_early``) the pass stops as soon
+    as every target has produced one. Hooks exist only while :meth:`optimize` (or
+    :meth:`loss`) runs and are removed on every exit path.
+
+    Args:
+        model: The network; ``None`` means ``nn.Identity()`` (objectives on the image only).
+        loss_function: An objective (``optim.loss.Loss``). Name targets are resolved with
+            ``model.named_modules()``; module targets may also be the transform or the input
+            parameterization.
+        input_param: The input to optimise; default ``NaturalImage((224, 224))``. It (and the
+            transform) are moved to the model's device.
+        transform: Applied between the input and the model. ``None`` means the default
+            ``RandomScale`` + ``RandomSpatialJitter(16)``; an empty ``nn.Sequential()`` means no
+            transform at all.
+        stop_early: Skip the layers after the last target (default True).
+
+    Example:
+        >>> import torch, torch.nn as nn
+        >>> import optim as opt
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+        >>> image = opt.images.NaturalImage((32, 32))
+        >>> obj = opt.InputOptimization(model, opt.loss.ChannelActivation("0", 1), image)
+        >>> obj.optimize(opt.optimization.n_steps(4, show_progress=False)).shape
+        torch.Size([4])
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | None,
+        loss_function: Loss | Callable[..., torch.Tensor],
+        input_param: nn.Module | None = None,
+        transform: nn.Module | None = None,
+        *,
+        stop_early: bool = True,
+    ) -> None:
+        if model is not None and not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module or None, got {type(model).__name__}.")
+        if not callable(loss_function) or not hasattr(loss_function, "target"):
+            raise TypeError(
+                "loss_function must be an objective with a `target` attribute, such as "
+                f"opt.loss.ChannelActivation(model.layer, 0); got {type(loss_function).__name__}."
+            )
+        for name, module in (("input_param", input_param), ("transform", transform)):
+            if module is not None and not isinstance(module, nn.Module):
+                raise TypeError(
+                    f"{name} must be an nn.Module or None, got {type(module).__name__}."
+                )
+        self.model: nn.Module = model if model is not None else nn.Identity()
+        self._model_given = model is not None
+        self.loss_function = loss_function
+        self.input_param = input_param if input_param is not None else _default_input_param()
+        self.transform = transform if transform is not None else _default_transform()
+        self.stop_early = stop_early
+        self.hooks: ModuleOutputsHook | None = None
+        self._resolved: dict[Target, nn.Module] = {}
+        self.targets = loss_function.target
+        device = model_device(self.model)
+        if device is not None:
+            self.input_param.to(device)
+            self.transform.to(device)
+
+    @property
+    def targets(self) -> list[nn.Module]:
+        """The hooked modules (name targets resolved against the model)."""
+        return list(dict.fromkeys(self._resolved.values()))
+
+    @targets.setter
+    def targets(self, value: Target | list[Target]) -> None:
+        resolved = resolve_targets(self.model, value)
+        if not resolved:
+            raise ValueError(
+                "The objective has no target. Give it a module or a layer name, e.g. "
+                "opt.loss.ChannelActivation('layer3', 0)."
+            )
+        self._resolved = resolved
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        """The parameters being optimised: those of ``input_param``."""
+        return self.input_param.parameters()
+
+    @contextmanager
+    def _hooked(self) -> Iterator[ModuleOutputsHook]:
+        if self.hooks is not None:
+            yield self.hooks
+            return
+        hooks = ModuleOutputsHook(self.targets, stop_when_ready=self.stop_early)
+        try:
+            yield hooks
+        finally:
+            hooks.remove_hooks()
+
+    def _forward(self) -> None:
+        image = self.input_param()
+        if self.transform is not None:
+            image = self.transform(image)
+        self.model(image)
+
+    def loss(self) -> torch.Tensor:
+        """Run one forward pass and return the objective's unreduced value.
+
+        Example:
+            >>> import torch.nn as nn
+            >>> import optim as opt
+            >>> model = nn.Sequential(nn.Conv2d(3, 2, 1)).eval()
+            >>> image = opt.images.NaturalImage((32, 32))
+            >>> no_tf = nn.Sequential()
+            >>> obj = opt.InputOptimization(model, opt.loss.LayerActivation("0"), image, no_tf)
+            >>> obj.loss().shape
+            torch.Size([1, 2, 32, 32])
+        """
+        with self._hooked() as hooks:
+            outputs = run_until_targets(self._forward, hooks)
+        values: dict[Target, torch.Tensor | None] = dict(outputs)
+        values.update({given: outputs[module] for given, module in self._resolved.items()})
+        return self.loss_function(values)
+
+    def _warn_if_training(self) -> None:
+        if not self._model_given or not self.model.training:
+            return
+        if any(isinstance(m, _MODE_DEPENDENT) for m in self.model.modules()):
+            warnings.warn(
+                f"{type(self.model).__name__} is in training mode, so dropout and batch "
+                "normalisation behave as in training (and batch-norm statistics get updated). "
+                "Call model.eval() before rendering.",
+                stacklevel=3,
+            )
+
+    def optimize(
+        self,
+        stop_criteria: StopCriteria | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        loss_summarize_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        lr: float = 0.025,
+    ) -> torch.Tensor:
+        """Optimise the input until ``stop_criteria`` says stop.
+
+        Each step: ``zero_grad``, ``loss_summarize_fn(self.loss())``, record it, ``backward``,
+        ``optimizer.step()``. Ctrl-C (KeyboardInterrupt) ends the loop early and returns the
+        history so far, with the input left at its last state.
+
+        Args:
+            stop_criteria: Default ``n_steps(512)``.
+            optimizer: Default ``torch.optim.Adam(self.parameters(), lr=lr)``.
+            loss_summarize_fn: Turns the objective into the scalar to minimise; default
+                :func:`optim.loss.default_loss_summarize` (``-mean``).
+            lr: Learning rate of the default optimizer.
+
+        Returns:
+            The summarised value of every completed step, shape ``[steps]`` (or
+            ``[steps, ...]`` for a non-scalar summary).
+
+        Raises:
+            RuntimeError: If the objective becomes NaN or infinite; names the step.
+        """
+        if stop_criteria is None:
+            stop_criteria = n_steps(512)
+        if optimizer is None:
+            if not isinstance(lr, int | float) or lr <= 0:
+                raise ValueError(f"lr must be a positive number, got {lr!r}.")
+            optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        summarize = loss_summarize_fn if loss_summarize_fn is not None else default_loss_summarize
+        self._warn_if_training()
+        history: list[torch.Tensor] = []
+        step = 0
+        self.hooks = ModuleOutputsHook(self.targets, stop_when_ready=self.stop_early)
+        try:
+            while stop_criteria(step, self, history, optimizer):
+                optimizer.zero_grad()
+                value = summarize(self.loss())
+                if not bool(torch.isfinite(value).all()):
+                    raise RuntimeError(
+                        f"The objective is not finite at step {step} (value {value.tolist()}). "
+                        "Lower the learning rate, or check the objective for divisions by zero "
+                        "and for a model producing NaN."
+                    )
+                history.append(value.clone().detach())
+                value.backward()
+                optimizer.step()
+                step += 1
+        except KeyboardInterrupt:
+            logger.warning("Optimisation interrupted after %d steps; returning the history.", step)
+        finally:
+            self.cleanup()
+            close = getattr(stop_criteria, "close", None)
+            if callable(close):
+                close()
+        if not history:
+            return torch.empty(0)
+        return torch.stack(history)
+
+    def cleanup(self) -> None:
+        """Remove the hooks, if any are registered (safe to call at any time)."""
+        if self.hooks is not None:
+            self.hooks.remove_hooks()
+            self.hooks = None
