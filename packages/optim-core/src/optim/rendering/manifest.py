@@ -1,0 +1,266 @@
+"""Run manifests: JSON files recording everything needed to reproduce a render.
+
+A manifest holds the model (registry name, distribution, weights file and sha256), the target,
+every setting, the seed (always; drawn when none was given), the package and torch versions,
+the device, the final objective, the wall time and steps per second, and the sha256 of each
+PNG written. ``optim render --spec manifest.json`` re-runs one and checks the PNG bytes.
+
+Three kinds exist: ``"render"`` (one ``optim render``), ``"layer"`` (a whole ``optim layer``
+gallery) and ``"layer_channel"`` (one channel of a gallery; re-running it re-renders the batch
+the channel was optimised in, so the PNG is reproduced bitwise too).
+
+Example:
+    >>> from optim.rendering.manifest import read_manifest
+    >>> manifest = read_manifest("out/render.json")  # doctest: +SKIP
+    >>> manifest["settings"]["seed"]  # doctest: +SKIP
+    1234
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from optim.rendering.model_source import ModelSource, sha256_file
+from optim.rendering.result import LayerRenderResult, RenderResult
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "KINDS",
+    "channel_manifest",
+    "environment",
+    "layer_manifest",
+    "read_manifest",
+    "render_manifest",
+    "write_manifest",
+]
+
+FORMAT = "optim-manifest"
+FORMAT_VERSION = 1
+KINDS = ("render", "layer", "layer_channel")
+_DISTRIBUTIONS = (
+    "optim-core",
+    "optim-models",
+    "optim-reducer",
+    "optim-circuits",
+    "optim-dataset",
+    "torch",
+    "torchvision",
+    "numpy",
+    "pillow",
+)
+_REQUIRED = ("format", "format_version", "kind", "model", "settings", "environment", "outputs")
+
+
+def environment(device: str | torch.device) -> dict[str, Any]:
+    """Versions and hardware a render ran with.
+
+    Example:
+        >>> environment("cpu")["torch"] == torch.__version__
+        True
+    """
+    device = torch.device(device)
+    packages = {}
+    for dist in _DISTRIBUTIONS:
+        try:
+            packages[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    device_name = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    )
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "packages": packages,
+        "device": str(device),
+        "device_name": device_name or platform.machine(),
+    }
+
+
+def _header(kind: str, model: ModelSource | None) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "created": _datetime.datetime.now(_datetime.UTC).isoformat(timespec="seconds"),
+        "model": model.as_dict() if model is not None else None,
+    }
+
+
+def _relative(path: str | os.PathLike[str], manifest_dir: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), manifest_dir.resolve())).as_posix()
+
+
+def render_manifest(
+    result: RenderResult,
+    model: ModelSource | None,
+    image_path: str | os.PathLike[str],
+    manifest_path: str | os.PathLike[str],
+    objective: str | None = None,
+) -> dict[str, Any]:
+    """The manifest of one render whose PNG was written to ``image_path``.
+
+    Args:
+        result: what :func:`~optim.rendering.render` returned.
+        model: the registered model's :class:`ModelSource` (``None`` for a Python object,
+            which makes the manifest descriptive only: ``--spec`` cannot rebuild the model).
+        image_path: the PNG already written.
+        manifest_path: where the manifest will be written (paths are stored relative to it).
+        objective: the registered objective name, when not the default.
+
+    Example:
+        >>> manifest = render_manifest(result, source, "a.png", "a.json")  # doctest: +SKIP
+    """
+    manifest = _header("render", model)
+    manifest["target"] = result.settings["target"]
+    manifest["settings"] = {**result.settings, "objective": objective}
+    manifest["environment"] = environment(result.settings["device"])
+    manifest["result"] = {
+        "final_objective": result.final_objective,
+        "objective_first_step": float(result.history[0]),
+        "objective_last_step": float(result.history[-1]),
+        "wall_time_s": round(result.wall_time_s, 4),
+        "steps_per_s": round(result.steps_per_s, 3),
+    }
+    manifest["outputs"] = {
+        "image": _relative(image_path, Path(manifest_path).parent),
+        "image_sha256": sha256_file(image_path),
+    }
+    return manifest
+
+
+def layer_manifest(
+    result: LayerRenderResult,
+    model: ModelSource | None,
+    channel_images: dict[int, str | os.PathLike[str]],
+    grid_path: str | os.PathLike[str],
+    manifest_path: str | os.PathLike[str],
+) -> dict[str, Any]:
+    """The manifest of a whole layer render (``optim layer``).
+
+    Example:
+        >>> layer_manifest(result, source, pngs, "grid.png", "manifest.json")  # doctest: +SKIP
+    """
+    base = Path(manifest_path).parent
+    manifest = _header("layer", model)
+    manifest["target"] = result.layer
+    manifest["settings"] = dict(result.settings)
+    manifest["environment"] = environment(result.settings["device"])
+    manifest["result"] = {
+        "final_objectives": dict(zip(map(str, result.channels), result.final_objectives)),
+        "batches": result.batches,
+        "wall_time_s": round(result.wall_time_s, 4),
+        "steps_per_s": round(result.steps_per_s, 3),
+        "channel_steps_per_s": round(result.channel_steps_per_s, 3),
+    }
+    manifest["outputs"] = {
+        "grid": _relative(grid_path, base),
+        "grid_sha256": sha256_file(grid_path),
+        "channels": {
+            str(channel): {"image": _relative(path, base), "image_sha256": sha256_file(path)}
+            for channel, path in channel_images.items()
+        },
+    }
+    return manifest
+
+
+def channel_manifest(
+    result: LayerRenderResult,
+    model: ModelSource | None,
+    channel: int,
+    image_path: str | os.PathLike[str],
+    manifest_path: str | os.PathLike[str],
+) -> dict[str, Any]:
+    """The manifest of one channel of a layer render.
+
+    It records the batch the channel was optimised in (``settings.channels``) and its slot,
+    since re-running exactly that batch is what reproduces the PNG bitwise.
+
+    Example:
+        >>> channel_manifest(result, source, 3, "c3.png", "c3.json")  # doctest: +SKIP
+    """
+    batch = next(b for b in result.batches if channel in b)
+    index = result.channels.index(channel)
+    manifest = _header("layer_channel", model)
+    manifest["target"] = f"{result.layer}:{channel}"
+    manifest["settings"] = {**result.settings, "channels": batch, "batch_size": len(batch)}
+    manifest["channel"] = channel
+    manifest["environment"] = environment(result.settings["device"])
+    manifest["result"] = {
+        "final_objective": result.final_objectives[index],
+        "objective_first_step": float(result.history[0, index]),
+        "objective_last_step": float(result.history[-1, index]),
+        "wall_time_s_whole_layer": round(result.wall_time_s, 4),
+    }
+    manifest["outputs"] = {
+        "image": _relative(image_path, Path(manifest_path).parent),
+        "image_sha256": sha256_file(image_path),
+    }
+    return manifest
+
+
+def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
+    """Write ``manifest`` as indented JSON; returns the path.
+
+    Example:
+        >>> write_manifest("out/render.json", manifest)  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a manifest written by :func:`write_manifest`.
+
+    Raises:
+        ValueError: the file is missing, not JSON, not an optim manifest, of a newer format
+            version, or lacks a required field; the message says which.
+
+    Example:
+        >>> read_manifest("out/render.json")["kind"]  # doctest: +SKIP
+        'render'
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"Cannot read manifest {str(path)!r}: {exc.strerror or exc}.") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); pass a manifest "
+            "written by `optim render` or `optim layer`."
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError(
+            f'{str(path)!r} is not an optim manifest (no "format": "{FORMAT}"); pass the '
+            ".json written beside a PNG by `optim render` or `optim layer`."
+        )
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} has format_version {version!r}; this optim reads up to "
+            f"{FORMAT_VERSION}. Upgrade optim-core."
+        )
+    missing = [key for key in _REQUIRED if key not in manifest]
+    if missing:
+        raise ValueError(f"Manifest {str(path)!r} lacks the field(s) {', '.join(missing)}.")
+    if manifest["kind"] not in KINDS:
+        raise ValueError(
+            f"Manifest {str(path)!r} has unknown kind {manifest['kind']!r}; "
+            f"known: {', '.join(KINDS)}."
+        )
+    return manifest

@@ -1,0 +1,181 @@
+"""Load a model by its registry name and describe exactly which weights it carries.
+
+Model names come from the plugin registry (kind ``"models"``), which optim-models fills.
+The description (:class:`ModelSource`) goes into run manifests: the name, the distribution
+and version that registered it, the weights file and its sha256, and always a sha256 of the
+state dict itself. The weights file is the model's ``weights_file`` attribute when the factory
+sets one, else the single file ``torch.load`` read while the factory ran.
+
+Example:
+    >>> from optim.rendering.model_source import load_registered_model
+    >>> model, source = load_registered_model("efficientnet_lite0")  # doctest: +SKIP
+    >>> source.weights_sha256[:12]  # doctest: +SKIP
+    '2b5a0b4f...'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ModelSource",
+    "load_registered_model",
+    "sha256_file",
+    "state_dict_sha256",
+]
+
+DEFAULT_MODEL = "efficientnet_lite0"
+"""The model every command uses by default: real ImageNet weights that install offline."""
+
+_MODELS_DISTRIBUTION = "optim-models"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model came from, precisely enough to check a rerun uses the same weights."""
+
+    name: str
+    pretrained: bool
+    distribution: str
+    version: str
+    weights_file: str | None
+    weights_sha256: str | None
+    state_dict_sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(delete=False) as f:
+        ...     _ = f.write(b"abc")
+        >>> sha256_file(f.name)[:16]
+        'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def state_dict_sha256(model: nn.Module) -> str:
+    """A sha256 over the model's state dict (names, dtypes, shapes and values, in order).
+
+    Example:
+        >>> a = torch.nn.Linear(2, 2)
+        >>> b = torch.nn.Linear(2, 2)
+        >>> _ = b.load_state_dict(a.state_dict())
+        >>> state_dict_sha256(a) == state_dict_sha256(b)
+        True
+    """
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _files_loaded_by_torch() -> Iterator[list[str]]:
+    """Record the paths ``torch.load`` is given inside the context (restored on exit)."""
+    seen: list[str] = []
+    original = torch.load
+
+    def observing_load(f: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(f, str | os.PathLike):
+            seen.append(os.fspath(f))
+        return original(f, *args, **kwargs)
+
+    torch.load = observing_load
+    try:
+        yield seen
+    finally:
+        torch.load = original
+
+
+def _missing_models_hint() -> str:
+    if importlib.util.find_spec("optim.models") is None:
+        return (
+            f" Model names are provided by {_MODELS_DISTRIBUTION}, which is not installed: "
+            f"pip install {_MODELS_DISTRIBUTION}"
+        )
+    return " `optim plugins --kind models` lists the registered models."
+
+
+def load_registered_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    pretrained: bool = True,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, ModelSource]:
+    """Build the registered model ``name`` in eval mode on ``device`` and describe its weights.
+
+    Args:
+        name: a name from ``optim plugins --kind models`` (e.g. ``"efficientnet_lite0"``).
+        pretrained: load the trained weights (``factory(pretrained=True)``); otherwise random.
+        device: where to put the model.
+
+    Returns:
+        ``(model, source)``.
+
+    Raises:
+        LookupError: unknown name (closest names listed), or no model registered at all
+            because optim-models is missing (the message says ``pip install optim-models``).
+
+    Example:
+        >>> model, source = load_registered_model("efficientnet_lite0")  # doctest: +SKIP
+    """
+    from optim import plugins
+
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"A model name must be a non-empty string, got {name!r}.")
+    if name not in plugins.names("models"):
+        try:
+            plugins.info("models", name)
+        except KeyError as exc:
+            raise LookupError(str(exc.args[0]) + _missing_models_hint()) from None
+    entry = plugins.info("models", name)
+    factory = entry.load()
+    with _files_loaded_by_torch() as loaded_files:
+        model = factory(pretrained=pretrained)
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"The model factory {name!r} from {entry.distribution} returned "
+            f"{type(model).__name__}, not an nn.Module."
+        )
+    model = model.to(device).eval()
+    weights_file = getattr(model, "weights_file", None)
+    if weights_file is None and len(set(loaded_files)) == 1:
+        weights_file = loaded_files[0]
+    weights_sha = None
+    if weights_file is not None:
+        weights_file = str(Path(weights_file).resolve())
+        weights_sha = sha256_file(weights_file)
+    source = ModelSource(
+        name=name,
+        pretrained=pretrained,
+        distribution=entry.distribution,
+        version=entry.version,
+        weights_file=weights_file,
+        weights_sha256=weights_sha,
+        state_dict_sha256=state_dict_sha256(model),
+    )
+    return model, source

@@ -1,0 +1,135 @@
+"""What :func:`~optim.rendering.render` and :func:`~optim.rendering.render_layer` return.
+
+Example:
+    >>> import torch
+    >>> from optim.rendering.result import RenderResult
+    >>> result = RenderResult(
+    ...     images=torch.rand(1, 3, 8, 8), history=torch.tensor([0.5, 1.0]),
+    ...     final_objective=1.2, seed=0, settings={"steps": 2}, wall_time_s=0.5)
+    >>> result.steps_per_s
+    4.0
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["LayerRenderResult", "RenderResult", "write_png"]
+
+
+def write_png(
+    images: torch.Tensor, path: str | os.PathLike[str], images_per_row: int | None = None
+):
+    """Save ``[B, 3, H, W]`` images in [0, 1] as one PNG (a grid when B > 1).
+
+    The bytes depend only on the pixels, so equal images give byte-identical files.
+
+    Example:
+        >>> write_png(torch.zeros(1, 3, 4, 4), "black.png")  # doctest: +SKIP
+    """
+    from optim.image_utils import save_tensor_as_image
+
+    if images.dim() != 4:
+        raise ValueError(f"Expected [B, C, H, W] images, got shape {list(images.shape)}.")
+    path = Path(path)
+    if images.shape[0] > 1 and images_per_row is None:
+        images_per_row = math.ceil(math.sqrt(images.shape[0]))
+    save_tensor_as_image(images.detach().cpu(), str(path), images_per_row=images_per_row)
+    return path
+
+
+def _steps_per_second(steps: int, seconds: float) -> float:
+    return steps / seconds if seconds > 0 else float("inf")
+
+
+@dataclass
+class RenderResult:
+    """The outcome of one render.
+
+    Attributes:
+        images: ``[batch, 3, H, W]`` float32 images in [0, 1] on the CPU.
+        history: the objective (the value being maximised) at every step, shape ``[steps]``.
+        final_objective: the objective of the final image fed to the model without transforms.
+        seed: the seed the render used (drawn and recorded when none was given).
+        settings: every setting, JSON-ready (what a manifest records).
+        wall_time_s: seconds spent optimising.
+    """
+
+    images: torch.Tensor
+    history: torch.Tensor
+    final_objective: float
+    seed: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    @property
+    def steps_per_s(self) -> float:
+        """Optimisation steps per second."""
+        return _steps_per_second(len(self.history), self.wall_time_s)
+
+    def save(self, path: str | os.PathLike[str], images_per_row: int | None = None) -> Path:
+        """Write the images as one PNG (a grid for a batch); returns the path.
+
+        Example:
+            >>> result.save("unit.png")  # doctest: +SKIP
+        """
+        return write_png(self.images, path, images_per_row)
+
+
+@dataclass
+class LayerRenderResult:
+    """The outcome of rendering many channels of one layer, one image per channel.
+
+    Attributes:
+        layer: the layer's dotted name.
+        channels: the channels rendered, in order.
+        images: ``[len(channels), 3, H, W]`` float32 images in [0, 1] on the CPU.
+        history: the objective of every channel at every step, shape ``[steps, channels]``.
+        final_objectives: each channel's objective on its final image without transforms.
+        batches: the channels optimised together in each batch.
+        seed: the seed the render used.
+        settings: every setting, JSON-ready.
+        wall_time_s: seconds spent optimising, all batches together.
+    """
+
+    layer: str
+    channels: list[int]
+    images: torch.Tensor
+    history: torch.Tensor
+    final_objectives: list[float]
+    batches: list[list[int]]
+    seed: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    @property
+    def steps_per_s(self) -> float:
+        """Optimisation steps per second (one step updates a whole batch of channels)."""
+        return _steps_per_second(len(self.history) * len(self.batches), self.wall_time_s)
+
+    @property
+    def channel_steps_per_s(self) -> float:
+        """Channel-steps per second: channels times steps over the wall time."""
+        return _steps_per_second(len(self.history) * len(self.channels), self.wall_time_s)
+
+    def image(self, channel: int) -> torch.Tensor:
+        """The ``[1, 3, H, W]`` image of ``channel``.
+
+        Example:
+            >>> result.image(5).shape  # doctest: +SKIP
+            torch.Size([1, 3, 64, 64])
+        """
+        if channel not in self.channels:
+            raise KeyError(f"Channel {channel} was not rendered; rendered: {self.channels}.")
+        index = self.channels.index(channel)
+        return self.images[index : index + 1]
+
+    def save(self, path: str | os.PathLike[str], images_per_row: int | None = None) -> Path:
+        """Write every channel's image into one grid PNG; returns the path."""
+        return write_png(self.images, path, images_per_row)

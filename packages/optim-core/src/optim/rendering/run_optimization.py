@@ -1,0 +1,99 @@
+"""One optimisation run of a render: ``InputOptimization`` with a shared progress bar.
+
+Example:
+    >>> from optim.rendering.run_optimization import StepBudget
+    >>> budget = StepBudget(3)
+    >>> [budget(step, None, [], None) for step in range(4)]
+    [True, True, True, False]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+__all__ = ["StepBudget", "evaluate_objective", "optimize"]
+
+
+class StepBudget:
+    """A stop criterion (``(step, obj, history, optimizer) -> keep going``) for ``steps`` steps.
+
+    It advances an optional tqdm bar, which may be shared by several runs (the batches of a
+    layer render), and shows the latest objective on it.
+
+    Example:
+        >>> stop = StepBudget(2)
+        >>> stop(0, None, [], None), stop(2, None, [], None)
+        (True, False)
+    """
+
+    def __init__(self, steps: int, progress: tqdm | None = None) -> None:
+        self.steps = steps
+        self.progress = progress
+
+    def __call__(
+        self, step: int, obj: Any, history: Sequence[torch.Tensor], optimizer: Any
+    ) -> bool:
+        if self.progress is not None and step > 0:
+            self.progress.update(1)
+            if history:
+                self.progress.set_postfix(objective=f"{-float(history[-1].mean()):.2f}")
+        return step < self.steps
+
+
+def optimize(
+    model: nn.Module,
+    objective: Any,
+    image: nn.Module,
+    transforms: nn.Module,
+    *,
+    steps: int,
+    lr: float,
+    progress: tqdm | None = None,
+    summarize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Optimise ``image`` for ``steps`` Adam steps; returns the summarised value per step.
+
+    Hooks live only inside ``InputOptimization.optimize`` and are removed on every exit path.
+
+    Example:
+        >>> optimize(model, loss, image, transforms, steps=8, lr=0.05)  # doctest: +SKIP
+    """
+    from optim.optimization import InputOptimization
+
+    run = InputOptimization(model, objective, image, transforms)
+    try:
+        history = run.optimize(
+            stop_criteria=StepBudget(steps, progress), loss_summarize_fn=summarize, lr=lr
+        )
+    finally:
+        run.cleanup()
+    return torch.as_tensor(history).detach().cpu().as_subclass(torch.Tensor)
+
+
+def evaluate_objective(
+    model: nn.Module, objective: Any, images: torch.Tensor
+) -> torch.Tensor | None:
+    """The objective's value on ``images`` fed straight to the model (no transforms).
+
+    Returns ``None`` when the objective reads something other than the model's layers (an
+    image parameterization, a transform), which this plain forward pass does not produce.
+
+    Example:
+        >>> evaluate_objective(model, loss, image())  # doctest: +SKIP
+        tensor([[3.1, ...]])
+    """
+    from optim.hooks import collect_activations
+    from optim.hooks.targets import flatten_targets
+
+    targets = flatten_targets(objective.target)
+    modules = set(model.modules())
+    if not targets or any(isinstance(t, nn.Module) and t not in modules for t in targets):
+        return None
+    with torch.no_grad():
+        activations = collect_activations(model, targets, images)
+        return objective(activations).detach().cpu().as_subclass(torch.Tensor)
