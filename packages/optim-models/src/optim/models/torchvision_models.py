@@ -1,0 +1,144 @@
+"""torchvision classifiers by name, with random weights or a local file — never a download.
+
+Registry names are ``torchvision/<name>`` (``torchvision/resnet50``); this module also
+exposes one factory per torchvision classifier as an attribute (``torchvision_models.resnet50``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
+from optim.models.weights import load_weights
+
+__all__ = ["TORCHVISION_PREFIX", "torchvision_model", "torchvision_model_names"]
+
+TORCHVISION_PREFIX = "torchvision/"
+
+
+def torchvision_model_names() -> list[str]:
+    """The classification model names torchvision offers (``resnet50``, ``vgg16``, ...).
+
+    Example:
+        >>> "resnet18" in torchvision_model_names()
+        True
+    """
+    import torchvision
+
+    return list(torchvision.models.list_models(module=torchvision.models))
+
+
+def _cached_weights_file(name: str) -> Path:
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    return Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+
+
+def _input_normalization(name: str) -> tuple[list[float], list[float]]:
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    transforms = weights.transforms()
+    return list(transforms.mean), list(transforms.std)
+
+
+def torchvision_model(
+    name: str,
+    pretrained: bool = False,
+    progress: bool = True,
+    model_path: str | os.PathLike | None = None,
+    transform_input: bool | None = None,
+    replace_relus_with_redirectedrelu: bool = False,
+    use_linear_modules_only: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build the torchvision classifier ``name``; layer names stay torchvision's.
+
+    Args:
+        name: a torchvision classification model name (``"resnet50"``; a
+            ``"torchvision/"`` prefix is accepted).
+        pretrained: load torchvision's default ImageNet weights, but only from the torch hub
+            cache (``$TORCH_HOME/hub/checkpoints/<file>``): this never downloads. Without the
+            file it fails saying where to put it.
+        progress: unused (kept for the zoo's factory signature).
+        model_path: a local state dict to load instead (implies pretrained weights).
+        transform_input: normalise RGB in [0, 1] with the weights' mean/std through a
+            forward pre-hook; defaults to True exactly when weights are loaded.
+        replace_relus_with_redirectedrelu: replace ``nn.ReLU`` modules with
+            :class:`RedirectedReluLayer` (functional ReLUs cannot be replaced).
+        use_linear_modules_only: ``nn.ReLU`` -> :class:`SkipLayer`, ``nn.MaxPool2d`` ->
+            ``nn.AvgPool2d``.
+        **kwargs: passed to the torchvision builder (e.g. ``num_classes``).
+
+    Example:
+        >>> model = torchvision_model("resnet18").eval()
+        >>> model(torch.rand(1, 3, 64, 64)).shape
+        torch.Size([1, 1000])
+    """
+    import torchvision
+
+    del progress
+    if name.startswith(TORCHVISION_PREFIX):
+        name = name[len(TORCHVISION_PREFIX) :]
+    available = torchvision_model_names()
+    if name not in available:
+        close = difflib.get_close_matches(name, available, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"torchvision has no classification model {name!r}.{hint} "
+            f"Available: {', '.join(available)}"
+        )
+    load = pretrained or model_path is not None
+    if load and model_path is None:
+        model_path = _cached_weights_file(name)
+        if not Path(model_path).is_file():
+            raise FileNotFoundError(
+                f"Pretrained torchvision/{name} weights are not in the torch hub cache "
+                f"({model_path}); optim never downloads them. Copy the file there or pass "
+                "model_path=<local state dict>."
+            )
+    model = torchvision.models.get_model(name, weights=None, **kwargs)
+    if load:
+        load_weights(model, model_path=model_path)
+        model.eval()
+    if transform_input if transform_input is not None else load:
+        mean, std = _input_normalization(name)
+        model.register_forward_pre_hook(_Normalize(mean, std))
+    if use_linear_modules_only:
+        replace_layers(model, nn.ReLU, SkipLayer)
+        replace_layers(model, nn.MaxPool2d, nn.AvgPool2d, transfer_vars=True)
+    elif replace_relus_with_redirectedrelu:
+        replace_layers(model, nn.ReLU, RedirectedReluLayer)
+    return model
+
+
+class _Normalize:
+    """Forward pre-hook mapping RGB in [0, 1] to the weights' normalised input."""
+
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(std).view(1, 3, 1, 1)
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        x, *rest = args
+        mean, std = self.mean.to(x), self.std.to(x)
+        return ((x - mean) / std, *rest)
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("_"):
+        raise AttributeError(name)
+    if name in torchvision_model_names():
+        factory = functools.partial(torchvision_model, name)
+        functools.update_wrapper(factory, torchvision_model)
+        factory.__doc__ = f"torchvision's {name}; see optim.models.torchvision_model."
+        return factory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
