@@ -13,6 +13,7 @@ from optim.image_utils.saving import save_tensor_as_image
 from optim.images.fft_image import FFTImage
 from optim.images.image_tensor import ImageTensor
 from optim.images.laplacian_image import LaplacianImage
+from optim.images.maco_image import MACOImage
 from optim.images.natural_image import NaturalImage
 from optim.images.parameterization import ImageParameterization, InputParameterization
 from optim.images.pixel_image import PixelImage
@@ -26,6 +27,7 @@ __all__ = [
     "ImageTensor",
     "InputParameterization",
     "LaplacianImage",
+    "MACOImage",
     "NaturalImage",
     "PixelImage",
     "SharedImage",

@@ -15,6 +15,8 @@ PARAMETERIZATIONS = {
     "simple_tensor": ("optim.images:SimpleTensorParameterization", "Wraps a fixed tensor"),
     "shared_image": ("optim.images:SharedImage", "Adds low-resolution shared tensors"),
     "stack_image": ("optim.images:StackImage", "Concatenates several parameterizations"),
+    "maco_image": ("optim.images:MACOImage", "Fixed Fourier magnitude, optimised phase (MACO)"),
+    "maco": ("optim.images:MACOImage", "Alias of maco_image"),
 }
 
 TRANSFORMS = {
