@@ -118,7 +118,7 @@ class ModuleOutputsHook:
 
     def remove_hooks(self) -> None:
         """Remove every hook this object registered. Safe to call more than once."""
-        for handle in self._handles:
+        for handle in getattr(self, "_handles", ()):  # absent if __init__ failed
             handle.remove()
         self._handles = []
 
