@@ -35,7 +35,9 @@ class ModuleOutputsHook:
     once per pass (e.g. a reused ``nn.ReLU``) triggers one warning for the lifetime of the
     hook, not one per step. With ``stop_when_ready=True`` the hook of the last target
     to fire raises :class:`TargetsReached`, so the rest of the network is skipped; run the
-    forward pass through :func:`run_until_targets` to catch it.
+    forward pass through :func:`run_until_targets` to catch it. Setting ``enabled = False``
+    makes the hooks ignore calls (``run_until_targets`` enables them for its pass), so code
+    that calls a hooked module between passes is unaffected.
 
     Args:
         target_modules: The modules to capture. Duplicates are hooked once.
@@ -60,6 +62,7 @@ class ModuleOutputsHook:
                 )
         self._targets = modules
         self.stop_when_ready = stop_when_ready
+        self.enabled = True
         self.outputs: ModuleOutputMapping = dict.fromkeys(modules)
         self._warned_reuse: set[nn.Module] = set()
         self._handles: list[RemovableHandle] = [
@@ -68,6 +71,8 @@ class ModuleOutputsHook:
 
     def _make_hook(self, module: nn.Module) -> Callable[..., None]:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            if not self.enabled:
+                return
             if self.outputs[module] is not None:
                 if module not in self._warned_reuse:
                     self._warned_reuse.add(module)
@@ -151,8 +156,12 @@ def run_until_targets(forward: Callable[[], Any], hook: ModuleOutputsHook) -> Mo
         torch.Size([1, 3])
     """
     hook.reset()
-    with contextlib.suppress(TargetsReached):
-        forward()
+    was_enabled, hook.enabled = hook.enabled, True
+    try:
+        with contextlib.suppress(TargetsReached):
+            forward()
+    finally:
+        hook.enabled = was_enabled
     return hook.consume_outputs()
 
 

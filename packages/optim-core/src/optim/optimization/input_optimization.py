@@ -204,6 +204,8 @@ class InputOptimization:
         history: list[torch.Tensor] = []
         step = 0
         self.hooks = ModuleOutputsHook(self.targets, stop_when_ready=self.stop_early)
+        # Idle between passes: stop criteria may call the hooked image or layers freely.
+        self.hooks.enabled = False
         try:
             while stop_criteria(step, self, history, optimizer):
                 optimizer.zero_grad()
