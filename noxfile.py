@@ -19,6 +19,10 @@ CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
 # Test-only dependencies: real photos (scikit-image, scikit-learn) and the test runner.
 TEST_DEPS = ["pytest>=8", "scikit-image>=0.22", "scikit-learn>=1.3"]
 PYTHON = "3.11"
+# torch + torchvision (~6 GB) are installed once into this shared layer and made visible to each
+# test session through a .pth file; every session still installs its own optim packages and test
+# dependencies, so what a package declares is what its session sees of optim.
+TORCH_LAYER = ROOT / ".nox" / "_torch-layer"
 
 nox.options.sessions = [f"tests-{p}" for p in PACKAGES] + ["integration", "lint"]
 nox.options.reuse_existing_virtualenvs = False
@@ -35,6 +39,28 @@ def _cleanup(session: nox.Session) -> None:
         shutil.rmtree(session.virtualenv.location, ignore_errors=True)
 
 
+def _install_torch_layer(session: nox.Session) -> None:
+    """Make the shared torch/torchvision layer importable in this session's virtualenv."""
+    layer_python = TORCH_LAYER / "bin" / "python"
+    if not layer_python.exists():
+        session.run("python", "-m", "venv", str(TORCH_LAYER))
+        session.run(
+            str(layer_python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            *CONSTRAINTS,
+            "torch",
+            "torchvision",
+            external=True,
+        )
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    layer_site = session.run(str(layer_python), "-c", code, silent=True, external=True).strip()
+    session_site = session.run("python", "-c", code, silent=True).strip()
+    Path(session_site, "_optim_torch_layer.pth").write_text(layer_site + "\n")
+
+
 def _pytest(session: nox.Session, *paths: str) -> None:
     session.run("python", "-m", "pytest", *paths, *session.posargs, env={"MPLBACKEND": "Agg"})
 
@@ -44,6 +70,7 @@ def _make_test_session(package: str) -> None:
     def tests(session: nox.Session) -> None:
         # Built wheels, not editable: core + this package + test deps only.
         wheels = [_package("optim-core")] + ([] if package == "optim-core" else [_package(package)])
+        _install_torch_layer(session)
         session.install(*CONSTRAINTS, *wheels, *TEST_DEPS)
         _pytest(session, f"tests/{package}")
         _cleanup(session)
@@ -58,6 +85,7 @@ for _package_name in PACKAGES:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """All packages together, plus the third-party plugin fixtures in tests/integration."""
+    _install_torch_layer(session)
     session.install(*CONSTRAINTS, *map(_package, PACKAGES), *TEST_DEPS, "hatchling", "selenium")
     _pytest(session, "tests/integration")
     _cleanup(session)
