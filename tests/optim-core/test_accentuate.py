@@ -1,0 +1,109 @@
+"""opt.accentuate on a tiny hand-built model whose target is a known function of the pixels."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import optim as opt
+
+NO_TRANSFORM = nn.Sequential()
+
+
+def _redness_model() -> nn.Sequential:
+    """Channel 0 of layer "0" is R - (G + B) / 2 at every pixel; layer "2" is a smoothing."""
+    model = nn.Sequential(nn.Conv2d(3, 1, 1), nn.ReLU(), nn.Conv2d(1, 1, 3, padding=1))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([1.0, -0.5, -0.5]).view(1, 3, 1, 1))
+        model[0].bias.zero_()
+        model[2].weight.fill_(1 / 9)
+        model[2].bias.zero_()
+    return model.eval()
+
+
+def _redness(image: torch.Tensor) -> float:
+    image = image.reshape(3, *image.shape[-2:])
+    return float((image[0] - (image[1] + image[2]) / 2).mean())
+
+
+def _seed() -> torch.Tensor:
+    # In [0.05, 0.95]: no clamping, so the parameterization reproduces it exactly.
+    return 0.05 + 0.9 * torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(0))
+
+
+def _rms(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.reshape(b.shape) - b).pow(2).mean().sqrt())
+
+
+def test_starts_exactly_at_the_seed():
+    _, history = opt.accentuate(
+        _redness_model(), "0", _seed(), 0, steps=2, transform=NO_TRANSFORM, show_progress=False
+    )
+    assert history["distance"][0] < 1e-5  # measured before the first update
+
+
+def test_raises_the_target_and_keeps_close_to_the_seed_unlike_an_unconstrained_run():
+    seed = _seed()
+    kwargs = dict(steps=40, lr=0.05, transform=NO_TRANSFORM, show_progress=False)
+    accentuated, history = opt.accentuate(
+        _redness_model(), "0", seed, 0, regularization_weight=0.5, **kwargs
+    )
+    unconstrained, _ = opt.accentuate(
+        _redness_model(), "0", seed, 0, regularization_weight=0.0, **kwargs
+    )
+    assert _redness(accentuated) > _redness(seed) + 0.05  # independent pixel-space oracle
+    assert history["target"][-1] > history["target"][0]
+    assert _rms(accentuated, seed) < 0.5 * _rms(unconstrained, seed)
+    assert torch.allclose(
+        history["objective"], history["target"] - 0.5 * history["distance"], atol=1e-6
+    )
+
+
+def test_layer_regularisation_and_hooks_are_removed():
+    model = _redness_model()
+    image, history = opt.accentuate(
+        model,
+        model[2],
+        _seed(),
+        0,
+        regularization_layer="1",
+        steps=5,
+        transform=NO_TRANSFORM,
+        show_progress=False,
+    )
+    assert image.shape == (1, 3, 24, 24) and 0 <= float(image.min()) <= float(image.max()) <= 1
+    assert {k: v.shape for k, v in history.items()} == {
+        "target": (5,),
+        "distance": (5,),
+        "objective": (5,),
+    }
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_a_loss_target_and_default_transforms():
+    torch.manual_seed(0)
+    loss = opt.loss.ChannelActivation("0", 0, batch_index=0)
+    image, history = opt.accentuate(_redness_model(), loss, _seed(), steps=3, show_progress=False)
+    assert image.shape == (1, 3, 24, 24) and history["target"].shape == (3,)
+
+
+def test_errors_say_what_to_fix():
+    model, seed = _redness_model(), _seed()
+    with pytest.raises(ValueError, match="no submodule named 'O'"):
+        opt.accentuate(model, "O", seed, 0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        opt.accentuate(model, "0", seed * 255, 0)
+    with pytest.raises(ValueError, match="one RGB image"):
+        opt.accentuate(model, "0", torch.rand(2, 3, 8, 8), 0)
+    with pytest.raises(ValueError, match="channel_index only applies"):
+        opt.accentuate(model, opt.loss.LayerActivation("0"), seed, 0)
+    with pytest.raises(ValueError, match="regularization_weight"):
+        opt.accentuate(model, "0", seed, 0, regularization_weight=-1.0)
+
+
+def test_channel_out_of_range_names_the_valid_range_and_leaves_no_hooks():
+    model = _redness_model()
+    with pytest.raises(IndexError, match=r"valid range is 0\.\.0"):
+        opt.accentuate(model, "0", _seed(), 3, steps=1, transform=NO_TRANSFORM, show_progress=False)
+    assert all(not m._forward_hooks for m in model.modules())
