@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -96,13 +97,16 @@ def build_image(spec: ParameterizationSpec, size: tuple[int, int], batch: int) -
     return image
 
 
-def build_transforms(spec: TransformsSpec) -> nn.Module:
+def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module:
     """The transforms applied to the image before the model.
 
     Args:
         spec: a registered transform name built with its defaults
             (``"transformation_robustness"``), ``"none"`` or ``None`` for no transforms, or
             any ``nn.Module``.
+        keep_size: build a registered transform that can crop/pad its output back to the
+            input size (a ``crop_or_pad_output`` argument) with that option on. Neuron targets
+            need it: their position only means something at a fixed layer size.
 
     Example:
         >>> type(build_transforms("transformation_robustness")).__name__
@@ -119,7 +123,16 @@ def build_transforms(spec: TransformsSpec) -> nn.Module:
             factory = plugins.get("transforms", spec)
         except KeyError as exc:
             raise ValueError(str(exc.args[0]) + f" Or use {NO_TRANSFORMS!r}.") from None
-        return factory()
+        kwargs = {}
+        if keep_size and "crop_or_pad_output" in inspect.signature(factory).parameters:
+            kwargs["crop_or_pad_output"] = True
+        try:
+            return factory(**kwargs)
+        except TypeError as exc:
+            raise ValueError(
+                f"The transform {spec!r} cannot be built without arguments ({exc}); build it "
+                "in Python and pass the module, or use 'transformation_robustness'."
+            ) from None
     raise TypeError(
         f"transforms must be a registered name, 'none', None or an nn.Module, got "
         f"{type(spec).__name__}: {spec!r}."

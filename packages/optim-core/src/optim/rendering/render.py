@@ -32,6 +32,7 @@ from optim.rendering.settings import (
 
 __all__ = ["DEFAULT_LR", "render"]
 
+
 DEFAULT_LR = 0.05
 """Adam learning rate of renders (captum's optimize() default is 0.025; see the README)."""
 
@@ -90,11 +91,11 @@ def render(
     lr = check_lr(lr)
     seed = resolve_seed(seed)
     render_device = resolve_device(model, device)
-    objective = _objective(model, target, min(height, width))
+    objective, keep_size = _objective(model, target, min(height, width))
 
     with seeded(seed, render_device):
         image = build_image(parameterization, (height, width), batch).to(render_device)
-        transform = build_transforms(transforms).to(render_device)
+        transform = build_transforms(transforms, keep_size=keep_size).to(render_device)
         progress = tqdm(total=steps, desc="render", unit="step", disable=not show_progress)
         started = time.perf_counter()
         try:
@@ -118,6 +119,7 @@ def render(
         "seed": seed,
         "parameterization": describe(parameterization),
         "transforms": describe(transforms),
+        "transforms_keep_size": keep_size,
         "device": str(render_device),
         "final_objective_on": "final image" if final is not None else "last step",
     }
@@ -131,14 +133,21 @@ def render(
     )
 
 
-def _objective(model: nn.Module, target: Any, size: int) -> Any:
+def _objective(model: nn.Module, target: Any, size: int) -> tuple[Any, bool]:
+    """The objective, and whether the transforms must keep the image size (neurons)."""
     from optim.loss import Loss
 
     if isinstance(target, str):
-        return unit_objective(model, parse_target(target), size=size)
+        unit = parse_target(target)
+        return unit_objective(model, unit, size=size), unit.is_neuron
     if isinstance(target, Loss):
-        return target
+        return target, _reads_fixed_position(target)
     raise TypeError(
         "target must be 'layer:channel', 'layer:channel:x:y' or an optim.loss.Loss, got "
         f"{type(target).__name__}: {target!r}."
     )
+
+
+def _reads_fixed_position(objective: Any) -> bool:
+    """Whether ``objective`` reads an explicit spatial position (a neuron at x/y)."""
+    return getattr(objective, "x", None) is not None or getattr(objective, "y", None) is not None

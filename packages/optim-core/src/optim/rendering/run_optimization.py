@@ -67,9 +67,10 @@ def optimize(
 
     run = InputOptimization(model, objective, image, transforms)
     try:
-        history = run.optimize(
-            stop_criteria=StepBudget(steps, progress), loss_summarize_fn=summarize, lr=lr
-        )
+        with torch.enable_grad():  # renders need gradients even inside a caller's no_grad()
+            history = run.optimize(
+                stop_criteria=StepBudget(steps, progress), loss_summarize_fn=summarize, lr=lr
+            )
     finally:
         run.cleanup()
     return torch.as_tensor(history).detach().cpu().as_subclass(torch.Tensor)

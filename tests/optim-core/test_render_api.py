@@ -1,0 +1,189 @@
+"""opt.render and opt.render_layer on a tiny model defined here."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn as nn
+
+import optim as opt
+
+SIZE = 32
+STEPS = 12
+
+
+def tiny_net() -> nn.Module:
+    """conv1 (8 ch, 32 px) -> relu1 -> conv2 (16 ch, 15 px) -> relu2 -> pool -> fc."""
+    generator = torch.Generator().manual_seed(0)
+    model = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(3, 8, 3, padding=1),
+            relu1=nn.ReLU(),
+            conv2=nn.Conv2d(8, 16, 3, stride=2),
+            relu2=nn.ReLU(),
+            pool=nn.AdaptiveAvgPool2d(1),
+            flatten=nn.Flatten(),
+            fc=nn.Linear(16, 10),
+        )
+    )
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model() -> nn.Module:
+    return tiny_net()
+
+
+def _render(model, target="conv2:3", **kwargs):
+    settings = {
+        "size": SIZE,
+        "steps": STEPS,
+        "seed": 1,
+        "show_progress": False,
+        "transforms": opt.transforms.RandomSpatialJitter(3),
+        **kwargs,
+    }
+    return opt.render(model, target, **settings)
+
+
+def _no_hooks(model: nn.Module) -> bool:
+    return all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_render_raises_the_target_channel(model):
+    result = _render(model, "conv1:2", steps=24)
+    assert result.images.shape == (1, 3, SIZE, SIZE)
+    assert result.images.min() >= 0 and result.images.max() <= 1
+    assert result.history.shape == (24,)
+    assert result.history[-1] > result.history[0]
+    # The final objective is measured independently of the loop: conv1 channel 2 on the image.
+    with torch.no_grad():
+        expected = model.conv1(result.images)[:, 2].mean()
+        initial = _render(model, "conv1:2", steps=1)
+    assert result.final_objective == pytest.approx(float(expected), rel=1e-5)
+    assert result.final_objective > initial.final_objective
+    assert _no_hooks(model)
+
+
+def test_same_seed_is_bitwise_reproducible_and_leaves_global_rng_alone(model):
+    state = torch.get_rng_state()
+    first, second = _render(model), _render(model)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(first.images, second.images)
+    assert torch.equal(first.history, second.history)
+    assert not torch.equal(first.images, _render(model, seed=2).images)
+
+
+def test_seed_is_drawn_and_recorded_when_not_given(model):
+    drawn = _render(model, seed=None)
+    assert isinstance(drawn.seed, int) and drawn.settings["seed"] == drawn.seed
+    assert torch.equal(_render(model, seed=drawn.seed).images, drawn.images)
+
+
+def test_neuron_target_and_loss_target(model):
+    neuron = _render(model, "conv2:5:1:13", transforms="transformation_robustness", steps=4)
+    assert neuron.settings["transforms_keep_size"]
+    assert neuron.settings["target"] == "conv2:5:1:13"
+    with torch.no_grad():
+        expected = model.relu1(model.conv1(neuron.images))
+        expected = model.conv2(expected)[0, 5, 13, 1]  # x is the column, y the row
+    assert neuron.final_objective == pytest.approx(float(expected), rel=1e-5)
+
+    loss = opt.loss.ChannelActivation(model.conv2, 1) - opt.loss.ChannelActivation(model.conv2, 2)
+    combined = _render(model, loss, batch=2, parameterization="pixel_image", transforms="none")
+    assert combined.images.shape == (2, 3, SIZE, SIZE)
+    assert combined.history[-1] > combined.history[0]
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "message"),
+    [
+        ("conv3:0", ValueError, "Closest valid names: 'conv2'"),
+        ("conv2:16", ValueError, "has 16 channels: use 0..15"),
+        ("conv2:0:15:0", ValueError, r"use x in 0..14 and y in 0..14"),
+        ("fc:0:0:0", ValueError, "needs a 4-D"),
+        ("conv2:zero", ValueError, "whole number"),
+        (3, TypeError, "target must be"),
+    ],
+)
+def test_bad_targets_fail_before_optimising(model, target, error, message):
+    with pytest.raises(error, match=message):
+        _render(model, target)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be a whole number >= 1"),
+        ({"size": 4}, "at least 8 px"),
+        ({"lr": -1.0}, "lr must be a positive"),
+        ({"seed": -3}, "seed must be a whole number"),
+        ({"parameterization": "fft_imag"}, "Did you mean: fft_image"),
+        ({"transforms": "jitter"}, "No transforms named 'jitter'"),
+        ({"transforms": "random_spatial_jitter"}, "cannot be built without arguments"),
+    ],
+)
+def test_bad_settings_are_explained(model, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _render(model, **kwargs)
+
+
+def test_hooks_are_removed_when_the_objective_fails(model):
+    class Exploding(opt.loss.BaseLoss):
+        def __call__(self, targets_to_values):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _render(model, Exploding(model.conv2))
+    assert _no_hooks(model)
+
+
+def test_render_layer_batches_match_single_renders(model):
+    channels = [0, 3, 5, 9, 12]
+    layer = opt.render_layer(
+        model, "conv2", channels, batch_size=2, size=SIZE, steps=STEPS, seed=4,
+        transforms=opt.transforms.RandomSpatialJitter(3), show_progress=False,
+    )  # fmt: skip
+    assert layer.batches == [[0, 3], [5, 9], [12]]
+    assert layer.images.shape == (5, 3, SIZE, SIZE)
+    assert layer.history.shape == (STEPS, 5)
+    singles = [_render(model, f"conv2:{c}", seed=4) for c in channels]
+    expected = torch.tensor([s.final_objective for s in singles])
+    assert torch.allclose(torch.tensor(layer.final_objectives), expected, rtol=1e-3, atol=1e-5)
+    for index, single in enumerate(singles):
+        assert torch.allclose(layer.images[index : index + 1], single.images, atol=1e-4)
+        assert torch.allclose(layer.history[:, index], single.history, rtol=1e-3, atol=1e-5)
+    assert torch.equal(layer.image(9), layer.images[3:4])
+    assert _no_hooks(model)
+
+
+def test_render_layer_defaults_to_every_channel(model):
+    layer = opt.render_layer(
+        model, "conv1", size=SIZE, steps=2, seed=0, transforms="none", show_progress=False
+    )
+    assert layer.channels == list(range(8)) and layer.batches == [list(range(8))]
+    assert layer.settings["batch_size"] == 8 and layer.settings["layer"] == "conv1"
+
+
+@pytest.mark.parametrize(
+    ("channels", "error", "message"),
+    [
+        ([0, 8], ValueError, "has 8 channels: use 0..7"),
+        ([1, 1], ValueError, "more than once"),
+        ([], ValueError, "channels is empty"),
+        (3, TypeError, "for one channel write"),
+    ],
+)
+def test_render_layer_channel_errors(model, channels, error, message):
+    with pytest.raises(error, match=message):
+        opt.render_layer(model, "conv1", channels, size=SIZE, steps=1, show_progress=False)
+
+
+def test_render_layer_rejects_unknown_layer(model):
+    with pytest.raises(ValueError, match="Closest valid names: 'conv2', 'conv1'"):
+        opt.render_layer(model, "conv", size=SIZE, steps=1, show_progress=False)

@@ -1,0 +1,220 @@
+"""`optim render`, `optim layer` and `optim layers` with a tiny model registered in-process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+import optim.rendering.model_source as model_source
+from optim import plugins
+from optim.cli import main
+from optim.plugins import hookimpl
+
+WEIGHTS: dict[str, Path] = {}
+FAST = ["--size", "32", "--steps", "3", "--transforms", "none", "--no-progress"]
+
+
+def tiny_net(pretrained: bool = False) -> nn.Module:
+    """A two-conv network; pretrained weights come from a file, as in a real zoo."""
+    model = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(3, 8, 3, padding=1),
+            relu1=nn.ReLU(),
+            conv2=nn.Conv2d(8, 16, 3, stride=2),
+            relu2=nn.ReLU(),
+            pool=nn.AdaptiveAvgPool2d(1),
+            flatten=nn.Flatten(),
+            fc=nn.Linear(16, 10),
+        )
+    )
+    if pretrained:
+        model.load_state_dict(torch.load(WEIGHTS["tiny_net"], weights_only=True))
+    return model.eval()
+
+
+class TinyZoo:
+    @staticmethod
+    @hookimpl
+    def register_models(register):
+        register("tiny_net", tiny_net, description="two convolutions, for tests")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered_tiny_net(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "tiny.pth"
+    generator = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(v.shape, generator=generator) * 0.3 for k, v in
+             tiny_net().state_dict().items()}  # fmt: skip
+    torch.save(state, path)
+    WEIGHTS["tiny_net"] = path
+    plugins.add_plugin(TinyZoo, name="tiny-zoo")
+    yield
+    plugins.remove_plugin(TinyZoo)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def test_render_writes_png_and_manifest_then_spec_reproduces_it_bitwise(tmp_path, capsys):
+    out = tmp_path / "out" / "unit.png"
+    args = ["render", "--model", "tiny_net", "--target", "conv2:3", "--size", "32"]
+    args += ["--steps", "3", "--transforms", "transformation_robustness", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["model"]["name"] == "tiny_net"
+    assert manifest["model"]["weights_file"] == str(WEIGHTS["tiny_net"].resolve())
+    assert manifest["model"]["weights_sha256"] == _sha(WEIGHTS["tiny_net"])
+    assert manifest["target"] == "conv2:3"
+    assert isinstance(manifest["settings"]["seed"], int)  # drawn, and recorded
+    assert manifest["settings"]["transforms"] == "transformation_robustness"
+    assert manifest["outputs"]["image_sha256"] == _sha(out)
+    for key in ("final_objective", "wall_time_s", "steps_per_s"):
+        assert key in manifest["result"]
+    assert "wrote" in capsys.readouterr().out
+
+    rerun = tmp_path / "again.png"
+    assert main(["render", "--spec", str(out.with_suffix(".json")), "--out", str(rerun)]) == 0
+    assert rerun.read_bytes() == out.read_bytes()
+    assert "byte-identical" in capsys.readouterr().out
+
+
+def test_spec_rerun_defaults_beside_the_original(tmp_path, capsys):
+    out = tmp_path / "unit.png"
+    assert main(["render", "--model", "tiny_net", "--target", "conv1:1", "--seed", "5",
+                 *FAST, "--out", str(out)]) == 0  # fmt: skip
+    assert main(["render", "--spec", str(tmp_path / "unit.json"), "--no-progress"]) == 0
+    assert (tmp_path / "unit.rerun.png").read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "tiny_nett"], "No models named 'tiny_nett'. Did you mean: tiny_net?"),
+        (["--target", "conv3:0"], "Closest valid names: 'conv2'"),
+        (["--target", "conv2:16"], "has 16 channels: use 0..15"),
+        (["--target", "conv2:1:20:0"], "use x in 0..14 and y in 0..14"),
+        (["--target", "conv2"], "needs a channel"),
+        (["--target", "conv2:1", "--objective", "no_such"], "No objectives named 'no_such'"),
+        (["--steps", "0"], "steps must be a whole number >= 1"),
+        (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"],
+         "device"),
+        (["--out", "picture.jpg"], "--out must name a .png file"),
+    ],
+)  # fmt: skip
+def test_render_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys, args, message):
+    base = ["render", "--model", "tiny_net", "--target", "conv2:1", *FAST]
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "x.png")]
+    assert main([*base, *args]) == 2
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_unwritable_output_path_is_exit_code_2(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["render", "--model", "tiny_net", "--target", "conv2:1", *FAST,
+                 "--out", str(blocker / "unit.png")]) == 2  # fmt: skip
+    assert "cannot write the image to" in _error_line(capsys)
+
+
+def test_spec_refuses_extra_settings_and_bad_manifests(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main(["render", "--spec", str(bad)]) == 2
+    assert "is not an optim manifest" in _error_line(capsys)
+    assert main(["render", "--spec", str(bad), "--steps", "3"]) == 2
+    assert "drop --steps" in _error_line(capsys)
+
+
+def test_missing_models_distribution_is_named(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(model_source.importlib.util, "find_spec", lambda name: None)
+    assert main(["render", "--model", "efficientnet_lite9", "--out", str(tmp_path / "x.png")]) == 2
+    assert "pip install optim-models" in _error_line(capsys)
+
+
+def test_unknown_model_in_a_fresh_process_prints_no_traceback(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "optim.cli", "render", "--model", "no_such_model",
+         "--out", str(tmp_path / "x.png")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert process.returncode == 2
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in process.stderr
+    assert lines[0].startswith("optim render: error: No models named 'no_such_model'")
+
+
+def test_layer_gallery_and_channel_manifest_rerun(tmp_path, capsys):
+    out = tmp_path / "gallery"
+    assert main(["layer", "conv2", "--model", "tiny_net", "--channels", "0-2,7",
+                 "--batch-size", "3", "--seed", "2", *FAST, "--out", str(out)]) == 0  # fmt: skip
+    html = (out / "index.html").read_text()
+    assert html.count('class="channel"') == 4
+    layer = json.loads((out / "manifest.json").read_text())
+    assert layer["result"]["batches"] == [[0, 1, 2], [7]]
+    assert sorted(layer["outputs"]["channels"]) == ["0", "1", "2", "7"]
+    capsys.readouterr()
+
+    original = out / "channels" / "channel_0001.png"
+    rerun = tmp_path / "c1.png"
+    spec = str(out / "channels" / "channel_0001.json")
+    assert main(["render", "--spec", spec, "--out", str(rerun), "--no-progress"]) == 0
+    assert rerun.read_bytes() == original.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["conv2", "--channels", "14-16"], "has 16 channels: use 0..15"),
+        (["conv9"], "Closest valid names"),
+        (["conv2", "--channels", "a-b"], "cannot read --channels"),
+        (["--model", "nope"], "No models named 'nope'"),
+    ],
+)
+def test_layer_user_errors(tmp_path, capsys, args, message):
+    if "--model" not in args:
+        args = [*args, "--model", "tiny_net"]
+    assert main(["layer", *args, *FAST, "--out", str(tmp_path / "g")]) == 2
+    assert message in _error_line(capsys)
+
+
+def test_layer_refuses_a_file_as_output_folder(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("")
+    assert main(["layer", "conv1", "--model", "tiny_net", *FAST, "--out", str(target)]) == 2
+    assert "is a file" in _error_line(capsys)
+
+
+def test_layers_lists_names_types_and_shapes(capsys):
+    assert main(["layers", "tiny_net", "--size", "32"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["conv1"] == ["Conv2d", "1x8x32x32"]
+    assert rows["conv2"] == ["Conv2d", "1x16x15x15"]
+    assert rows["fc"] == ["Linear", "1x10"]
+    assert main(["layers", "tiny_net", "--size", "32", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[2] == {"name": "conv2", "type": "Conv2d", "output_shape": [1, 16, 15, 15]}
+
+
+def test_layers_user_errors(capsys):
+    assert main(["layers", "tiny_nt"]) == 2
+    assert "Did you mean: tiny_net" in _error_line(capsys)
+    assert main(["layers", "tiny_net", "--size", "2"]) == 2
+    assert "at least 8 px" in _error_line(capsys)
