@@ -1,0 +1,177 @@
+"""Overhead of one optim step over the bare model's forward-to-target + backward-to-input.
+
+For torchvision resnet50 and googlenet (random weights, 224 px, batch 1 and 8, CPU by
+default) it measures, interleaved round by round so both see the same machine load:
+
+* optim step: ``InputOptimization`` with ``NaturalImage`` + ``TransformationRobustness`` and
+  a ``ChannelActivation`` objective, one Adam step (image, transforms, forward stopped at
+  the target, backward to the image parameters, update);
+* bare step: the same model on a plain ``[B, 3, 224, 224]`` tensor, forward stopped at the
+  target with a raw hook, the channel mean, backward to the input tensor;
+* input: ``NaturalImage`` + ``TransformationRobustness`` forward and backward alone (no
+  model), i.e. the part of the optim step that the bare step does not have;
+* optionally (``--full``) the optim step with early stopping turned off.
+
+It prints the medians and the ratio optim / bare (target: <= 1.10). Timings are never
+asserted anywhere; figures go in benchmarks/README.md.
+
+Usage:
+    python benchmarks/step_overhead.py --rounds 5 --warmup 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torchvision
+from torch import nn
+
+import optim as opt
+
+TARGETS = {"resnet50": "layer3", "googlenet": "inception4c"}
+CHANNEL = 7
+
+
+class _Stop(Exception):
+    pass
+
+
+def build_model(name: str) -> nn.Module:
+    if name == "resnet50":
+        return torchvision.models.resnet50(weights=None).eval()
+    if name == "googlenet":
+        return torchvision.models.googlenet(
+            weights=None, aux_logits=False, init_weights=False
+        ).eval()
+    raise ValueError(f"Unknown model {name!r}; choose from {sorted(TARGETS)}.")
+
+
+def bare_step(
+    model: nn.Module, target: nn.Module, batch: int, device: torch.device
+) -> Callable[[], None]:
+    """Forward up to ``target`` (raw hook abort) and backward to the input."""
+
+    def run() -> None:
+        x = torch.rand(batch, 3, 224, 224, device=device, requires_grad=True)
+        captured: list[torch.Tensor] = []
+
+        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            captured.append(output)
+            raise _Stop
+
+        handle = target.register_forward_hook(hook)
+        try:
+            model(x)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+        captured[0][:, CHANNEL].mean().backward()
+
+    return run
+
+
+def optim_step(
+    model: nn.Module, target_name: str, batch: int, device: torch.device, stop_early: bool
+) -> Callable[[], None]:
+    """One InputOptimization step with NaturalImage + TransformationRobustness."""
+    image = opt.images.NaturalImage((224, 224), batch=batch).to(device)
+    transform = opt.transforms.TransformationRobustness().to(device)
+    objective = opt.loss.ChannelActivation(target_name, CHANNEL)
+    run = opt.InputOptimization(model, objective, image, transform, stop_early=stop_early)
+    optimizer = torch.optim.Adam(run.parameters(), lr=0.025)
+
+    def step() -> None:
+        run.optimize(opt.optimization.n_steps(1, show_progress=False), optimizer=optimizer)
+
+    return step
+
+
+def input_step(batch: int, device: torch.device) -> Callable[[], None]:
+    """The image and transforms alone: forward, a mean, backward to the image parameters."""
+    image = opt.images.NaturalImage((224, 224), batch=batch).to(device)
+    transform = opt.transforms.TransformationRobustness().to(device)
+
+    def run() -> None:
+        transform(image()).mean().backward()
+
+    return run
+
+
+def _timed(fn: Callable[[], None], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def measure(
+    name: str, batch: int, rounds: int, warmup: int, device: torch.device, full: bool
+) -> dict[str, float]:
+    torch.manual_seed(0)
+    model = build_model(name).to(device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    target_name = TARGETS[name]
+    target = opt.hooks.resolve_target(model, target_name)
+    runners = {
+        "bare": bare_step(model, target, batch, device),
+        "optim": optim_step(model, target_name, batch, device, stop_early=True),
+        "input": input_step(batch, device),
+    }
+    if full:
+        runners["optim_full"] = optim_step(model, target_name, batch, device, stop_early=False)
+    times: dict[str, list[float]] = {key: [] for key in runners}
+    for round_index in range(warmup + rounds):
+        for key, runner in runners.items():
+            elapsed = _timed(runner, device)
+            if round_index >= warmup:
+                times[key].append(elapsed)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (median)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--full", action="store_true", help="also time without early stop")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"rounds {args.rounds} (+{args.warmup} warm-up)"
+    )
+    header = (
+        f"{'model':<10} {'target':<12} {'batch':>5} {'bare ms':>9} {'optim ms':>9} {'ratio':>6}"
+    )
+    if args.full:
+        header += f" {'no-early-stop ms':>17}"
+    print(header)
+    for name in args.models:
+        for batch in args.batches:
+            result = measure(name, batch, args.rounds, args.warmup, device, args.full)
+            line = (
+                f"{name:<10} {TARGETS[name]:<12} {batch:>5} {1000 * result['bare']:>9.1f} "
+                f"{1000 * result['optim']:>9.1f} {result['optim'] / result['bare']:>6.2f} "
+                f"{1000 * result['input']:>9.1f}"
+            )
+            if args.full:
+                line += f" {1000 * result['optim_full']:>17.1f}"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
