@@ -155,7 +155,8 @@ def main() -> None:
         f"rounds {args.rounds} (+{args.warmup} warm-up)"
     )
     header = (
-        f"{'model':<10} {'target':<12} {'batch':>5} {'bare ms':>9} {'optim ms':>9} {'ratio':>6}"
+        f"{'model':<10} {'target':<12} {'batch':>5} {'bare ms':>9} {'optim ms':>9} "
+        f"{'ratio':>6} {'input ms':>9}"
     )
     if args.full:
         header += f" {'no-early-stop ms':>17}"
