@@ -132,6 +132,10 @@ class InputOptimization:
 
     def _forward(self) -> None:
         image = self.input_param()
+        if isinstance(image, torch.Tensor) and type(image) is not torch.Tensor:
+            # Tensor subclasses (ImageTensor) dispatch every op through Python; the transforms
+            # and the model only need the data, so drop the subclass (the graph is kept).
+            image = image.as_subclass(torch.Tensor)
         if self.transform is not None:
             image = self.transform(image)
         self.model(image)
