@@ -23,13 +23,13 @@ def test_default_lists_match_spec():
     assert [j.translate for j in jitters] == [4] * 10
     scale = robustness.random_scale.scale
     assert len(scale) == 125
-    assert scale[0].item() == pytest.approx(0.995**-5)
-    assert scale[84].item() == pytest.approx(0.995**79)
-    assert scale[85].item() == pytest.approx(0.998**20)
-    assert scale[-1].item() == pytest.approx(0.998**39)
+    assert scale[0] == pytest.approx(0.995**-5)
+    assert scale[84] == pytest.approx(0.995**79)
+    assert scale[85] == pytest.approx(0.998**20)
+    assert scale[-1] == pytest.approx(0.998**39)
     degrees = robustness.random_rotation.degrees
     assert len(degrees) == 75
-    assert degrees.tolist()[:3] == [-20, -19, -18] and degrees.tolist()[-5:] == [0] * 5
+    assert degrees[:3] == [-20, -19, -18] and degrees[-5:] == [0] * 5
     assert robustness.final_jitter.translate == 2
     assert robustness.crop_or_pad_output is False
 

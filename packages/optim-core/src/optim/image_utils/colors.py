@@ -6,19 +6,11 @@ import math
 
 import torch
 
-# Lucid's 6-colour wheel: red, yellow, green, cyan, blue, magenta (unit vectors).
-_WHEEL = [
-    [1.0, 0.0, 0.0],
-    [0.7071, 0.7071, 0.0],
-    [0.0, 1.0, 0.0],
-    [0.0, 0.7071, 0.7071],
-    [0.0, 0.0, 1.0],
-    [0.7071, 0.0, 0.7071],
-]
-
 
 def hue_to_rgb(angle: float, device: torch.device | str = "cpu", warp: bool = True) -> torch.Tensor:
     """Unit RGB vector for a hue ``angle`` in degrees, interpolated on a 6-colour wheel.
+
+    The wheel is Lucid's red, yellow, green, cyan, blue, magenta (as unit vectors).
 
     With ``warp`` the interpolation is eased so that primaries and secondaries get a fairer
     share of the wheel (Lucid PR 193).
@@ -37,8 +29,12 @@ def hue_to_rgb(angle: float, device: torch.device | str = "cpu", warp: bool = Tr
     """
     if not isinstance(angle, int | float) or isinstance(angle, bool) or not math.isfinite(angle):
         raise ValueError(f"angle must be a finite number of degrees, got {angle!r}.")
-    angle = float(angle) % 360.0
-    colors = torch.tensor(_WHEEL, device=device)
+    return torch.tensor(_hue_vector(float(angle), warp), device=device)
+
+
+def _hue_vector(angle: float, warp: bool) -> list[float]:
+    """Scriptable core of :func:`hue_to_rgb`, returning the unit vector as 3 floats."""
+    angle = angle % 360.0
     index = min(int(angle // 60), 5)
     fraction = (angle - index * 60) / 60
     if warp:
@@ -46,8 +42,18 @@ def hue_to_rgb(angle: float, device: torch.device | str = "cpu", warp: bool = Tr
             fraction = math.sin(fraction * math.pi / 2)
         else:
             fraction = 1 - math.sin((1 - fraction) * math.pi / 2)
-    vec = (1 - fraction) * colors[index] + fraction * colors[(index + 1) % 6]
-    return vec / torch.linalg.vector_norm(vec)
+    wheel = [
+        [1.0, 0.0, 0.0],
+        [0.7071, 0.7071, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.7071, 0.7071],
+        [0.0, 0.0, 1.0],
+        [0.7071, 0.0, 0.7071],
+    ]
+    start, end = wheel[index], wheel[(index + 1) % 6]
+    vec = [(1 - fraction) * start[i] + fraction * end[i] for i in range(3)]
+    norm = math.sqrt(vec[0] ** 2 + vec[1] ** 2 + vec[2] ** 2)
+    return [v / norm for v in vec]
 
 
 def nchannels_to_rgb(x: torch.Tensor, warp: bool = True, eps: float = 1e-4) -> torch.Tensor:
@@ -69,20 +75,15 @@ def nchannels_to_rgb(x: torch.Tensor, warp: bool = True, eps: float = 1e-4) -> t
         >>> nchannels_to_rgb(torch.rand(1, 6, 4, 4)).shape
         torch.Size([1, 3, 4, 4])
     """
-    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"nchannels_to_rgb expects a CHW or NCHW tensor, got {shape}.")
+    if x.dim() != 3 and x.dim() != 4:
+        raise ValueError(f"nchannels_to_rgb expects a CHW or NCHW tensor, got {list(x.shape)}.")
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if bool((x < 0).any()):
         x = torch.cat([torch.relu(x), torch.relu(-x)], dim=1)
     num_channels = x.shape[1]
-    palette = torch.stack(
-        [
-            hue_to_rgb(360 * i / num_channels, device=x.device, warp=warp)
-            for i in range(num_channels)
-        ]
-    ).to(x.dtype)
+    hues = [_hue_vector(360.0 * i / num_channels, warp) for i in range(num_channels)]
+    palette = torch.tensor(hues, dtype=x.dtype, device=x.device)
     rgb = torch.einsum("bchw,cr->brhw", x, palette)
     grey = x.sum(1, keepdim=True) - x.max(1, keepdim=True).values
     rgb = rgb + grey

@@ -77,8 +77,8 @@ class LaplacianImage(ImageParameterization):
         self.tensor_params = nn.ParameterList(levels)
 
     def forward(self) -> torch.Tensor:
-        upsampled = [
-            F.interpolate(level * weight, size=self.size, mode="nearest")
-            for level, weight in zip(self.tensor_params, self.level_weights)
-        ]
+        upsampled: list[torch.Tensor] = []
+        for index, level in enumerate(self.tensor_params):
+            weighted = level * self.level_weights[index]
+            upsampled.append(F.interpolate(weighted, size=self.size, mode="nearest"))
         return torch.stack(upsampled).sum(0) + 0.5

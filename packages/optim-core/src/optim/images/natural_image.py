@@ -93,9 +93,16 @@ class NaturalImage(ImageParameterization):
                 "inverse=True (like ToRGB); pass decorrelate_init=False otherwise."
             ) from exc
 
-    def forward(self) -> ImageTensor:
+    @torch.jit.ignore
+    def _to_image_tensor(self, x):
+        # type: (torch.Tensor) -> torch.Tensor
+        """Wrap the output in ImageTensor (Python only; TorchScript returns the plain tensor)."""
+        return ImageTensor(x)
+
+    def forward(self) -> torch.Tensor:
+        """Build the image; eagerly (and under torch.compile) it is an :class:`ImageTensor`."""
         image = self.parameterization()
         if self.decorrelate is not None:
             image = self.decorrelate(image)
         image = self.squash_func(image)
-        return ImageTensor(image)
+        return self._to_image_tensor(image)

@@ -95,8 +95,12 @@ class SharedImage(ImageParameterization):
         self.shared_init = nn.ParameterList(tensors)
         self.parameterization = parameterization
         self.offset = _as_offsets(offset, len(tensors))
+        self.has_offset = self.offset is not None
 
-    def _apply_offset(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    @torch.jit.ignore
+    def _apply_offset(self, tensors):
+        # type: (List[torch.Tensor]) -> List[torch.Tensor]
+        """Shift the shared tensors in Python (SymmetricPadding is an autograd.Function)."""
         assert self.offset is not None
         shifted = []
         for x, offset in zip(tensors, self.offset):
@@ -109,9 +113,16 @@ class SharedImage(ImageParameterization):
     def forward(self) -> torch.Tensor:
         image = self.parameterization()
         if image.dim() != 4:
-            raise ValueError(f"SharedImage needs a 4-D inner image, got {tuple(image.shape)}.")
-        batch, channels, height, width = image.shape
-        shared = [_resize(p, batch, channels, height, width) for p in self.shared_init]
-        if self.offset is not None:
+            raise ValueError(f"SharedImage needs a 4-D inner image, got {list(image.shape)}.")
+        batch, channels, height, width = (
+            image.shape[0],
+            image.shape[1],
+            image.shape[2],
+            image.shape[3],
+        )
+        shared: list[torch.Tensor] = []
+        for param in self.shared_init:
+            shared.append(_resize(param, batch, channels, height, width))
+        if self.has_offset:
             shared = self._apply_offset(shared)
         return image + torch.stack(shared).sum(0)

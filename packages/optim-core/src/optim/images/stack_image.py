@@ -11,6 +11,14 @@ from optim.images.parameterization import ImageParameterization
 from optim.images.simple_tensor import SimpleTensorParameterization
 
 
+def _match_outside(shape: list[int], other: list[int], dim: int) -> bool:
+    """Whether two 4-D shapes agree everywhere except along ``dim``."""
+    for index in range(4):  # noqa: SIM110 (TorchScript has no generator expressions)
+        if index != dim and shape[index] != other[index]:
+            return False
+    return True
+
+
 class StackImage(ImageParameterization):
     """Concatenate the outputs of several parameterizations (or fixed tensors) along ``dim``.
 
@@ -51,17 +59,20 @@ class StackImage(ImageParameterization):
         self.output_device = None if output_device is None else torch.device(output_device)
 
     def forward(self) -> torch.Tensor:
-        outputs = [p() for p in self.parameterizations]
-        if self.output_device is not None:
-            outputs = [o.to(self.output_device) for o in outputs]
-        shapes = {
-            tuple(o.shape[: self.dim % 4]) + tuple(o.shape[self.dim % 4 + 1 :]) for o in outputs
-        }
-        if any(o.dim() != 4 for o in outputs) or len(shapes) != 1:
-            raise ValueError(
-                "StackImage needs 4-D outputs that match outside dim "
-                f"{self.dim}, got {[tuple(o.shape) for o in outputs]}."
-            )
-        if len({o.device for o in outputs}) != 1:
-            raise ValueError("StackImage outputs are on different devices; pass output_device.")
+        outputs: list[torch.Tensor] = []
+        for parameterization in self.parameterizations:
+            output = parameterization()
+            if self.output_device is not None:
+                output = output.to(self.output_device)
+            outputs.append(output)
+        first = outputs[0]
+        for output in outputs:
+            same_rank = output.dim() == 4 and first.dim() == 4
+            if not same_rank or not _match_outside(output.shape, first.shape, self.dim % 4):
+                raise ValueError(
+                    "StackImage needs 4-D outputs that match outside dim "
+                    f"{self.dim}, got {list(first.shape)} and {list(output.shape)}."
+                )
+            if output.device != first.device:
+                raise ValueError("StackImage outputs are on different devices; pass output_device.")
         return torch.cat(outputs, dim=self.dim)

@@ -23,7 +23,7 @@ class BlendAlpha(nn.Module):
     Args:
         background: tensor broadcastable to the RGB part (e.g. ``[1, 3, H, W]``); when None a
             fresh uniform-noise background is drawn on every call.
-        generator: optional ``torch.Generator`` for the random background.
+        generator: optional CPU ``torch.Generator`` for the random background.
 
     Example:
         >>> rgba = torch.ones(1, 4, 2, 2)
@@ -45,12 +45,13 @@ class BlendAlpha(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_rgba(x, "BlendAlpha")
         rgb, alpha = x[:, :3], x[:, 3:4]
-        if self.background is None:
-            device = self.generator.device if self.generator is not None else x.device
-            background = torch.rand(rgb.shape, generator=self.generator, device=device)
-            background = background.to(device=x.device, dtype=x.dtype)
-        else:
-            background = self.background.to(device=x.device, dtype=x.dtype)
+        background = self.background
+        if background is None:
+            if self.generator is None:
+                background = torch.rand_like(rgb)
+            else:  # the generator lives on the CPU
+                background = torch.rand(rgb.shape, generator=self.generator)
+        background = background.to(device=x.device, dtype=x.dtype)
         return alpha * rgb + (1 - alpha) * background
 
 

@@ -11,18 +11,57 @@ from torch import nn
 from optim.transforms._validation import check_3d_or_4d
 
 
-def _as_pair(size: int | Sequence[int]) -> tuple[int, int]:
+def as_crop_size(size: int | Sequence[int]) -> list[int]:
+    """Validate a crop size (an int, or a sequence of 1 or 2 ints) as ``[height, width]``.
+
+    Example:
+        >>> as_crop_size(3), as_crop_size((2, 4))
+        ([3, 3], [2, 4])
+    """
     if isinstance(size, bool | str):
         raise ValueError(f"Crop size must be an int or a sequence of 1 or 2 ints, got {size!r}.")
     if isinstance(size, int):
-        pair = (size, size)
-    elif isinstance(size, Sequence) and len(size) in (1, 2):
-        pair = (int(size[0]), int(size[-1]))
+        pair = [size, size]
+    elif isinstance(size, Sequence | torch.Size) and len(size) in (1, 2):
+        pair = [int(size[0]), int(size[-1])]
     else:
         raise ValueError(f"Crop size must be an int or a sequence of 1 or 2 ints, got {size!r}.")
     if min(pair) < 0:
         raise ValueError(f"Crop size must be non-negative, got {size!r}.")
     return pair
+
+
+def crop_to_size(
+    input: torch.Tensor,
+    size: list[int],
+    pixels_from_edges: bool = False,
+    offset_left: bool = False,
+    padding_mode: str = "constant",
+    padding_value: float = 0.0,
+) -> torch.Tensor:
+    """Scriptable core of :func:`center_crop`; ``size`` is a validated ``[height, width]``."""
+    check_3d_or_4d(input, "center_crop")
+    height, width = input.shape[-2], input.shape[-1]
+    crop_h, crop_w = size[0], size[1]
+    if pixels_from_edges:
+        if crop_h >= height or crop_w >= width:
+            raise ValueError(
+                f"Cannot remove {crop_h}x{crop_w} pixels from a {height}x{width} input; "
+                "remove fewer pixels than the input size."
+            )
+        crop_h, crop_w = height - crop_h, width - crop_w
+    if crop_h > height or crop_w > width:
+        pad_h, pad_w = max(crop_h - height, 0), max(crop_w - width, 0)
+        padding = [pad_w // 2, (pad_w + 1) // 2, pad_h // 2, (pad_h + 1) // 2]
+        if padding_mode == "constant":
+            input = F.pad(input, padding, mode="constant", value=padding_value)
+        else:
+            input = F.pad(input, padding, mode=padding_mode)
+        height, width = input.shape[-2], input.shape[-1]
+    extra = 1 if offset_left else 0
+    top = (height - crop_h + extra) // 2
+    left = (width - crop_w + extra) // 2
+    return input[..., top : top + crop_h, left : left + crop_w]
 
 
 def center_crop(
@@ -54,28 +93,11 @@ def center_crop(
         >>> center_crop(torch.arange(25.0).view(1, 1, 5, 5), 3)[0, 0, 0].tolist()
         [6.0, 7.0, 8.0]
     """
-    check_3d_or_4d(input, "center_crop")
-    height, width = input.shape[-2], input.shape[-1]
-    crop_h, crop_w = _as_pair(size)
-    if pixels_from_edges:
-        if crop_h >= height or crop_w >= width:
-            raise ValueError(
-                f"Cannot remove {crop_h}x{crop_w} pixels from a {height}x{width} input; "
-                "remove fewer pixels than the input size."
-            )
-        crop_h, crop_w = height - crop_h, width - crop_w
-    if crop_h > height or crop_w > width:
-        pad_h, pad_w = max(crop_h - height, 0), max(crop_w - width, 0)
-        padding = [pad_w // 2, (pad_w + 1) // 2, pad_h // 2, (pad_h + 1) // 2]
-        if padding_mode == "constant":
-            input = F.pad(input, padding, mode="constant", value=padding_value)
-        else:
-            input = F.pad(input, padding, mode=padding_mode)
-        height, width = input.shape[-2], input.shape[-1]
-    extra_h, extra_w = int(offset_left), int(offset_left)
-    top = (height - crop_h + extra_h) // 2
-    left = (width - crop_w + extra_w) // 2
-    return input[..., top : top + crop_h, left : left + crop_w]
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"center_crop expects a tensor, got {type(input).__name__}.")
+    return crop_to_size(
+        input, as_crop_size(size), pixels_from_edges, offset_left, padding_mode, padding_value
+    )
 
 
 class CenterCrop(nn.Module):
@@ -95,14 +117,14 @@ class CenterCrop(nn.Module):
         padding_value: float = 0.0,
     ) -> None:
         super().__init__()
-        self.size = _as_pair(size)
+        self.size = as_crop_size(size)
         self.pixels_from_edges = pixels_from_edges
         self.offset_left = offset_left
         self.padding_mode = padding_mode
-        self.padding_value = padding_value
+        self.padding_value = float(padding_value)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return center_crop(
+        return crop_to_size(
             input,
             self.size,
             self.pixels_from_edges,

@@ -9,10 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_CONVS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-
-def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list[float]:
+def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list:
     values = [value] * dim if isinstance(value, int | float) else list(value)
     if len(values) != dim:
         raise ValueError(f"{name} needs 1 or {dim} values for dim={dim}, got {value!r}.")
@@ -46,7 +44,7 @@ class GaussianSmoothing(nn.Module):
         padding: str | int | Sequence[int] = "same",
     ) -> None:
         super().__init__()
-        if dim not in _CONVS:
+        if dim not in (1, 2, 3):
             raise ValueError(f"GaussianSmoothing supports dim 1, 2 or 3, got {dim}.")
         if channels < 1:
             raise ValueError(f"channels must be >= 1, got {channels}.")
@@ -63,15 +61,31 @@ class GaussianSmoothing(nn.Module):
         self.register_buffer("weight", kernel.expand(channels, 1, *sizes).contiguous())
         self.groups = channels
         self.dim = dim
-        self.padding = padding
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid' or ints, got {padding!r}.")
+            self.padding_name, self.padding_sizes = padding, [0] * dim
+        else:
+            sizes = [int(p) for p in _per_dim(padding, dim, "padding")]
+            self.padding_name, self.padding_sizes = "", sizes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != self.dim + 2:
             raise ValueError(
                 f"GaussianSmoothing(dim={self.dim}) expects a {self.dim + 2}-D input, "
-                f"got shape {tuple(x.shape)}."
+                f"got shape {list(x.shape)}."
             )
         if x.shape[1] != self.groups:
             raise ValueError(f"Expected {self.groups} channels, got {x.shape[1]}.")
         weight = self.weight.to(dtype=x.dtype)
-        return _CONVS[self.dim](x, weight, groups=self.groups, padding=self.padding)
+        if self.padding_name != "":
+            if self.dim == 1:
+                return F.conv1d(x, weight, groups=self.groups, padding=self.padding_name)
+            if self.dim == 2:
+                return F.conv2d(x, weight, groups=self.groups, padding=self.padding_name)
+            return F.conv3d(x, weight, groups=self.groups, padding=self.padding_name)
+        if self.dim == 1:
+            return F.conv1d(x, weight, groups=self.groups, padding=self.padding_sizes)
+        if self.dim == 2:
+            return F.conv2d(x, weight, groups=self.groups, padding=self.padding_sizes)
+        return F.conv3d(x, weight, groups=self.groups, padding=self.padding_sizes)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from optim.transforms._validation import check_4d, random_int
-from optim.transforms.center_crop import _as_pair, center_crop
+from optim.transforms._validation import check_4d, check_generator, random_int
+from optim.transforms.center_crop import as_crop_size, crop_to_size
 
 
 class RandomCrop(nn.Module):
@@ -20,7 +19,7 @@ class RandomCrop(nn.Module):
 
     Args:
         crop_size: output (height, width) or a single int.
-        generator: optional ``torch.Generator``.
+        generator: optional CPU ``torch.Generator``.
 
     Example:
         >>> RandomCrop(4)(torch.rand(1, 3, 8, 8)).shape
@@ -31,7 +30,8 @@ class RandomCrop(nn.Module):
         self, crop_size: int | Sequence[int], generator: torch.Generator | None = None
     ) -> None:
         super().__init__()
-        self.crop_size = _as_pair(crop_size)
+        check_generator(generator, "RandomCrop")
+        self.crop_size = as_crop_size(crop_size)
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -41,10 +41,8 @@ class RandomCrop(nn.Module):
             raise ValueError(
                 f"RandomCrop size {self.crop_size} is larger than the input {height}x{width}."
             )
-        max_h = math.ceil((height - self.crop_size[0]) / 2)
-        max_w = math.ceil((width - self.crop_size[1]) / 2)
-        shifts = (
-            random_int(-max_h, max_h + 1, self.generator),
-            random_int(-max_w, max_w + 1, self.generator),
-        )
-        return center_crop(torch.roll(x, shifts, dims=(2, 3)), self.crop_size)
+        max_h = (height - self.crop_size[0] + 1) // 2  # ceil of half the margin
+        max_w = (width - self.crop_size[1] + 1) // 2
+        shift_h = random_int(-max_h, max_h + 1, self.generator)
+        shift_w = random_int(-max_w, max_w + 1, self.generator)
+        return crop_to_size(torch.roll(x, [shift_h, shift_w], [2, 3]), self.crop_size)

@@ -6,13 +6,13 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from optim.transforms._affine import check_sample_modes, warp
-from optim.transforms._validation import as_values_or_distribution, check_4d, sample_value
+from optim.transforms._random_value import RandomValueTransform
+from optim.transforms._validation import check_4d
 
 
-class RandomRotation(nn.Module):
+class RandomRotation(RandomValueTransform):
     """Rotate the batch by a random angle in degrees (same output shape).
 
     The rotation matrix is ``[[cos, -sin, 0], [sin, cos, 0]]`` in ``affine_grid``'s normalised
@@ -23,12 +23,14 @@ class RandomRotation(nn.Module):
         mode: ``grid_sample`` interpolation mode.
         padding_mode: ``grid_sample`` padding mode.
         align_corners: passed to ``affine_grid`` and ``grid_sample``.
-        generator: optional ``torch.Generator`` for picking from a list.
+        generator: optional CPU ``torch.Generator`` for picking from a list.
 
     Example:
         >>> RandomRotation([-5, 5])(torch.rand(2, 3, 8, 8)).shape
         torch.Size([2, 3, 8, 8])
     """
+
+    __jit_unused_properties__ = ["degrees"]
 
     def __init__(
         self,
@@ -38,13 +40,16 @@ class RandomRotation(nn.Module):
         align_corners: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(degrees, "RandomRotation degrees", generator)
         check_sample_modes(mode, padding_mode, "RandomRotation")
-        self.degrees = as_values_or_distribution(degrees, "RandomRotation degrees")
         self.mode = mode
         self.padding_mode = padding_mode
         self.align_corners = align_corners
-        self.generator = generator
+
+    @property
+    def degrees(self) -> list[float] | torch.distributions.Distribution:
+        """The angles to pick from, or the distribution to sample."""
+        return self.distribution if self.distribution is not None else self.values
 
     def rotate_tensor(self, x: torch.Tensor, degrees: float) -> torch.Tensor:
         """Rotate ``x`` by ``degrees``.
@@ -55,11 +60,13 @@ class RandomRotation(nn.Module):
             True
         """
         check_4d(x, "RandomRotation")
-        theta = math.radians(degrees)
+        theta = degrees * math.pi / 180.0
         cos, sin = math.cos(theta), math.sin(theta)
-        return warp(
-            x, [[cos, -sin, 0.0], [sin, cos, 0.0]], self.mode, self.padding_mode, self.align_corners
-        )
+        matrix = [[cos, -sin, 0.0], [sin, cos, 0.0]]
+        return warp(x, matrix, self.mode, self.padding_mode, self.align_corners)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rotate_tensor(x, sample_value(self.degrees, self.generator))
+        return self.rotate_tensor(x, self.draw())
+
+    def extra_repr(self) -> str:
+        return f"degrees={self._values_repr()}, mode={self.mode!r}"

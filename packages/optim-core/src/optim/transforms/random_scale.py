@@ -6,15 +6,15 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from optim.transforms._validation import as_values_or_distribution, check_4d, sample_value
+from optim.transforms._random_value import RandomValueTransform
+from optim.transforms._validation import check_4d
 
 _MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
 _ANTIALIAS_MODES = ("bilinear", "bicubic")
 
 
-class RandomScale(nn.Module):
+class RandomScale(RandomValueTransform):
     """Resize the batch by a random factor drawn from ``scale`` (``F.interpolate``).
 
     Unlike :class:`RandomScaleAffine` the output size changes with the factor.
@@ -27,13 +27,15 @@ class RandomScale(nn.Module):
         align_corners: passed to ``F.interpolate`` (ignored for nearest/area modes).
         recompute_scale_factor: passed to ``F.interpolate``.
         antialias: anti-alias when downscaling (bilinear/bicubic only).
-        generator: optional ``torch.Generator`` for picking from a list.
+        generator: optional CPU ``torch.Generator`` for picking from a list.
 
     Example:
         >>> scale = RandomScale([0.5], generator=torch.Generator().manual_seed(0))
         >>> scale(torch.rand(1, 3, 8, 8)).shape
         torch.Size([1, 3, 4, 4])
     """
+
+    __jit_unused_properties__ = ["scale"]
 
     def __init__(
         self,
@@ -44,21 +46,26 @@ class RandomScale(nn.Module):
         antialias: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(scale, "RandomScale scale", generator)
         if mode not in _MODES:
             raise ValueError(
                 f"RandomScale mode must be one of {_MODES} for 4-D images, got {mode!r}."
             )
         if antialias and mode not in _ANTIALIAS_MODES:
             raise ValueError(f"antialias=True needs mode in {_ANTIALIAS_MODES}, got {mode!r}.")
-        self.scale = as_values_or_distribution(scale, "RandomScale scale")
-        if isinstance(self.scale, torch.Tensor) and bool((self.scale <= 0).any()):
-            raise ValueError(f"RandomScale factors must be positive, got {self.scale.tolist()}.")
+        if any(v <= 0 for v in self.values):
+            raise ValueError(f"RandomScale factors must be positive, got {self.values}.")
         self.mode = mode
-        self.align_corners = None if mode in ("nearest", "nearest-exact", "area") else align_corners
+        self.align_corners: bool | None = (
+            None if mode in ("nearest", "nearest-exact", "area") else align_corners
+        )
         self.recompute_scale_factor = recompute_scale_factor
         self.antialias = antialias
-        self.generator = generator
+
+    @property
+    def scale(self) -> list[float] | torch.distributions.Distribution:
+        """The factors to pick from, or the distribution to sample."""
+        return self.distribution if self.distribution is not None else self.values
 
     def scale_tensor(self, x: torch.Tensor, scale: float) -> torch.Tensor:
         """Resize ``x`` by the factor ``scale``.
@@ -68,10 +75,11 @@ class RandomScale(nn.Module):
             torch.Size([1, 3, 8, 8])
         """
         check_4d(x, "RandomScale")
-        if self.antialias and x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):
+        half = x.dtype == torch.float16 or x.dtype == torch.bfloat16
+        if self.antialias and half and x.device.type == "cpu":
             raise TypeError(
-                f"RandomScale(antialias=True) is not supported for {x.dtype} on CPU by torch; "
-                "use float32/float64 or antialias=False."
+                "RandomScale(antialias=True) is not supported for float16/bfloat16 on CPU by "
+                "torch; use float32/float64 or antialias=False."
             )
         return F.interpolate(
             x,
@@ -83,10 +91,7 @@ class RandomScale(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale_tensor(x, sample_value(self.scale, self.generator))
+        return self.scale_tensor(x, self.draw())
 
     def extra_repr(self) -> str:
-        values = (
-            self.scale if not isinstance(self.scale, torch.Tensor) else f"{len(self.scale)} values"
-        )
-        return f"scale={values}, mode={self.mode!r}"
+        return f"scale={self._values_repr()}, mode={self.mode!r}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from optim.transforms._affine import check_sample_modes, warp
-from optim.transforms._validation import as_values_or_distribution, check_4d, sample_value
+from optim.transforms._random_value import RandomValueTransform
+from optim.transforms._validation import check_4d
 
 
-class RandomScaleAffine(nn.Module):
+class RandomScaleAffine(RandomValueTransform):
     """Zoom the batch by a random factor ``m`` with an affine grid ``[[m, 0, 0], [0, m, 0]]``.
 
     ``m > 1`` shows more of the plane (padding fills the border), ``m < 1`` zooms in.
@@ -21,7 +21,7 @@ class RandomScaleAffine(nn.Module):
         mode: ``grid_sample`` interpolation mode.
         padding_mode: ``grid_sample`` padding mode.
         align_corners: passed to ``affine_grid`` and ``grid_sample``.
-        generator: optional ``torch.Generator`` for picking from a list.
+        generator: optional CPU ``torch.Generator`` for picking from a list.
 
     Example:
         >>> RandomScaleAffine([0.9, 1.1])(torch.rand(1, 3, 8, 8)).shape
@@ -36,13 +36,11 @@ class RandomScaleAffine(nn.Module):
         align_corners: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(scale, "RandomScaleAffine scale", generator)
         check_sample_modes(mode, padding_mode, "RandomScaleAffine")
-        self.scale = as_values_or_distribution(scale, "RandomScaleAffine scale")
         self.mode = mode
         self.padding_mode = padding_mode
         self.align_corners = align_corners
-        self.generator = generator
 
     def scale_tensor(self, x: torch.Tensor, scale: float) -> torch.Tensor:
         """Zoom ``x`` by ``scale`` (same output shape)."""
@@ -51,4 +49,7 @@ class RandomScaleAffine(nn.Module):
         return warp(x, matrix, self.mode, self.padding_mode, self.align_corners)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale_tensor(x, sample_value(self.scale, self.generator))
+        return self.scale_tensor(x, self.draw())
+
+    def extra_repr(self) -> str:
+        return f"scale={self._values_repr()}, mode={self.mode!r}"

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optim.transforms._validation import check_4d, random_int
+from optim.transforms._validation import check_4d, check_generator, random_int
 
 
 class RandomSpatialJitter(nn.Module):
@@ -17,7 +17,7 @@ class RandomSpatialJitter(nn.Module):
 
     Args:
         translate: the largest shift in pixels (>= 0).
-        generator: optional ``torch.Generator``; torch's global RNG otherwise.
+        generator: optional CPU ``torch.Generator``; torch's global RNG otherwise.
 
     Example:
         >>> jitter = RandomSpatialJitter(4, generator=torch.Generator().manual_seed(0))
@@ -29,13 +29,12 @@ class RandomSpatialJitter(nn.Module):
         super().__init__()
         if isinstance(translate, bool) or not isinstance(translate, int) or translate < 0:
             raise ValueError(f"translate must be a non-negative int, got {translate!r}.")
+        check_generator(generator, "RandomSpatialJitter")
         self.translate = translate
         self.pad_range = 2 * translate
         self.generator = generator
 
-    def translate_tensor(
-        self, x: torch.Tensor, insets: torch.Tensor | tuple[int, int]
-    ) -> torch.Tensor:
+    def translate_tensor(self, x: torch.Tensor, insets: list[int]) -> torch.Tensor:
         """Crop the reflection-padded ``x`` at ``insets`` = (left, top) in ``[0, 2·translate]``.
 
         An inset of ``translate`` is the identity; smaller insets move the content right/down.
@@ -43,28 +42,30 @@ class RandomSpatialJitter(nn.Module):
         Example:
             >>> jitter = RandomSpatialJitter(1)
             >>> x = torch.arange(9.0).view(1, 1, 3, 3)
-            >>> torch.equal(jitter.translate_tensor(x, (1, 1)), x)
+            >>> torch.equal(jitter.translate_tensor(x, [1, 1]), x)
             True
         """
         check_4d(x, "RandomSpatialJitter")
-        left, top = (int(v) for v in insets)
-        if not (0 <= left <= self.pad_range and 0 <= top <= self.pad_range):
+        left, top = int(insets[0]), int(insets[1])
+        if left < 0 or top < 0 or left > self.pad_range or top > self.pad_range:
             raise ValueError(f"insets must lie in [0, {self.pad_range}], got ({left}, {top}).")
         if self.translate == 0:
             return x
-        if self.translate >= min(x.shape[-2:]):
+        if self.translate >= min(x.shape[-2], x.shape[-1]):
             raise ValueError(
                 f"RandomSpatialJitter({self.translate}) needs an input larger than "
                 f"{self.translate} pixels per side for reflection padding, got "
-                f"{tuple(x.shape[-2:])}; lower translate."
+                f"{list(x.shape[-2:])}; lower translate."
             )
-        padded = F.pad(x, [self.translate] * 4, mode="reflect")
+        padded = F.pad(
+            x, [self.translate, self.translate, self.translate, self.translate], "reflect"
+        )
         return padded[..., top : top + x.shape[-2], left : left + x.shape[-1]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         left = random_int(0, self.pad_range + 1, self.generator)
         top = random_int(0, self.pad_range + 1, self.generator)
-        return self.translate_tensor(x, (left, top))
+        return self.translate_tensor(x, [left, top])
 
     def extra_repr(self) -> str:
         return f"translate={self.translate}"

@@ -74,8 +74,8 @@ class ToRGB(nn.Module):
 
     def forward(self, x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
         """Recorrelate ``x`` (CHW or NCHW, >= 3 channels), or decorrelate with ``inverse``."""
-        if x.dim() not in (3, 4):
-            raise ValueError(f"ToRGB expects a CHW or NCHW tensor, got shape {tuple(x.shape)}.")
+        if x.dim() != 3 and x.dim() != 4:
+            raise ValueError(f"ToRGB expects a CHW or NCHW tensor, got shape {list(x.shape)}.")
         channel_dim = x.dim() - 3
         if x.shape[channel_dim] < 3:
             raise ValueError(
@@ -92,7 +92,7 @@ class ToRGB(nn.Module):
             x.narrow(channel_dim, 0, 3),
             x.narrow(channel_dim, 3, x.shape[channel_dim] - 3),
         )
-        flat = colour.reshape(*colour.shape[: channel_dim + 1], -1)
+        flat = colour.flatten(start_dim=channel_dim + 1)
         mixed = torch.matmul(matrix, flat).reshape(colour.shape)
         return torch.cat([mixed, alpha], dim=channel_dim)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from optim.transforms.center_crop import center_crop
+from optim.transforms.center_crop import crop_to_size
 from optim.transforms.random_rotation import RandomRotation
 from optim.transforms.random_scale import RandomScale
 from optim.transforms.random_spatial_jitter import RandomSpatialJitter
@@ -46,7 +46,7 @@ class TransformationRobustness(nn.Module):
         degrees: RandomRotation angles (75 values by default).
         final_translate: size of the last jitter.
         crop_or_pad_output: centre crop/pad the output back to the input height and width.
-        generator: optional ``torch.Generator`` shared by every random stage.
+        generator: optional CPU ``torch.Generator`` shared by every random stage.
 
     Example:
         >>> robustness = TransformationRobustness(generator=torch.Generator().manual_seed(0))
@@ -101,9 +101,9 @@ class TransformationRobustness(nn.Module):
         """Apply the stack to a 4-D NCHW tensor."""
         if x.dim() != 4:
             raise ValueError(
-                f"TransformationRobustness expects a 4-D NCHW tensor, got shape {tuple(x.shape)}."
+                f"TransformationRobustness expects a 4-D NCHW tensor, got shape {list(x.shape)}."
             )
-        size = (x.shape[2], x.shape[3])
+        size = [x.shape[2], x.shape[3]]
         if self.padding_transform is not None:
             x = self.padding_transform(x)
         if self.jitter_transforms is not None:
@@ -115,5 +115,5 @@ class TransformationRobustness(nn.Module):
         if self.final_jitter is not None:
             x = self.final_jitter(x)
         if self.crop_or_pad_output:
-            x = center_crop(x, size)
+            x = crop_to_size(x, size)
         return x
