@@ -1,0 +1,41 @@
+"""Fixtures for optim-models: an isolated torch hub cache (nothing is ever downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def hub_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$TORCH_HOME/hub/checkpoints`` in a temporary TORCH_HOME; downloads are forbidden."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    checkpoints.mkdir(parents=True)
+
+    def no_download(url, *args, **kwargs):
+        raise AssertionError(f"a test tried to download {url}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    return checkpoints
+
+
+@pytest.fixture
+def constant_state_dict():
+    """Builds a state dict with the model's shapes, entry i filled with i / 1000, stored cheaply.
+
+    Each tensor is a broadcast view of one element, so the saved file stays tiny even for
+    CLIP-sized models.
+    """
+
+    def build(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {
+            key: torch.full((1,), i / 1000, dtype=value.dtype, device="cpu").expand(value.shape)
+            if value.dim()
+            else torch.tensor(i, dtype=value.dtype, device="cpu")
+            for i, (key, value) in enumerate(model.state_dict().items())
+        }
+
+    return build
