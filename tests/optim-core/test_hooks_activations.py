@@ -121,3 +121,14 @@ def test_no_spurious_warnings_on_normal_passes():
 def test_hook_rejects_names():
     with pytest.raises(TypeError, match="resolve_target"):
         ModuleOutputsHook(["0"])
+
+
+def test_disabled_hooks_ignore_calls_between_passes():
+    model = nn.Sequential(nn.Linear(2, 2), Tripwire())
+    with ModuleOutputsHook([model[0]], stop_when_ready=True) as hook:
+        hook.enabled = False
+        model[0](torch.ones(1, 2))  # e.g. a stop criterion calling a hooked module
+        assert hook.outputs[model[0]] is None
+        outputs = run_until_targets(lambda: model(torch.ones(1, 2)), hook)
+        assert outputs[model[0]].shape == (1, 2)
+        assert hook.enabled is False  # restored after the pass
