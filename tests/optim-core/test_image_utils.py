@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -95,6 +97,15 @@ def test_make_grid_image_layout():
     assert listed.shape == (1, 2, 5, 16)
     with pytest.raises(ValueError, match="NCHW"):
         opt.make_grid_image(torch.zeros(3, 4))
+
+
+def test_make_grid_image_scripts():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated in 2.x
+        scripted = torch.jit.script(opt.make_grid_image)
+    tiles = torch.rand(3, 2, 4, 4)
+    assert torch.equal(scripted(tiles, 2, 1, 0.5), opt.make_grid_image(tiles, 2, 1, 0.5))
+    assert torch.equal(scripted([tiles[0], tiles[1:]], 4, 2, 0.0), opt.make_grid_image(tiles))
 
 
 def test_save_tensor_as_image_modes(tmp_path):
