@@ -46,9 +46,11 @@ def _layer_result(channels: list[int]) -> LayerRenderResult:
     images = torch.rand(count, 3, 8, 8, generator=torch.Generator().manual_seed(1))
     history = torch.arange(3 * count, dtype=torch.float32).reshape(3, count)
     batches = [channels[i : i + 2] for i in range(0, count, 2)]
-    settings = {"layer": "conv2", "channels": channels, "batch_size": 2, "size": [8, 8],
-                "steps": 3, "lr": 0.05, "seed": 3, "parameterization": "fft_image",
-                "transforms": "none", "objective": "channel_activation", "device": "cpu"}  # fmt: skip
+    settings = {
+        **{"layer": "conv2", "channels": channels, "batch_size": 2, "size": [8, 8]},
+        **{"steps": 3, "lr": 0.05, "seed": 3, "parameterization": "fft_image"},
+        **{"transforms": "none", "objective": "channel_activation", "device": "cpu"},
+    }
     finals = [float(c) + 0.125 for c in channels]
     return LayerRenderResult("conv2", channels, images, history, finals, batches, 3, settings, 1.5)
 

@@ -6,7 +6,7 @@ one batch slot each.
 
 Example:
     $ optim layer                                   # default layer of EfficientNet-Lite0
-    $ optim layer blocks.2.0 --channels 0-15 --size 64 --steps 64 --out gallery
+    $ optim layer _blocks.4 --channels 0-15 --size 64 --steps 64 --out gallery
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ __all__ = ["DEFAULTS", "add_parser", "run"]
 
 DEFAULTS: dict[str, Any] = {
     "model": "efficientnet_lite0",
-    "layer": "blocks.4.2",
+    "layer": "_blocks.10",
     "channels": "0-15",
     "batch_size": 8,
     "size": 96,
-    "steps": 96,
+    "steps": 64,
     "lr": 0.05,
     "parameterization": "fft_image",
     "transforms": "transformation_robustness",

@@ -6,7 +6,7 @@ or one channel of ``optim layer``) and checks that the PNG comes out byte-identi
 
 Example:
     $ optim render --out out/render.png
-    $ optim render --target blocks.5.0:17 --size 224 --steps 256 --seed 3 --out unit.png
+    $ optim render --target _blocks.5:17 --size 224 --steps 256 --seed 3 --out unit.png
     $ optim render --spec out/render.json
 """
 
@@ -30,9 +30,9 @@ __all__ = ["DEFAULTS", "add_parser", "run"]
 
 DEFAULTS: dict[str, Any] = {
     "model": "efficientnet_lite0",
-    "target": "blocks.4.2:12",
-    "size": 128,
-    "steps": 128,
+    "target": "_blocks.10:2",
+    "size": 160,
+    "steps": 256,
     "lr": 0.05,
     "parameterization": "fft_image",
     "transforms": "transformation_robustness",

@@ -8,7 +8,7 @@ turns a layer render into a static ``index.html``.
 Example:
     >>> import optim as opt
     >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> opt.render(model, "blocks.4:12", size=128, steps=128).save("unit.png")  # doctest: +SKIP
+    >>> opt.render(model, "_blocks.10:2", size=128, steps=128).save("unit.png")  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ Thumbnails carry the channel id and final objective; clicking one enlarges it (p
 
 Example:
     >>> from optim.rendering.gallery import write_gallery
-    >>> paths = write_gallery(result, "out/blocks.4", model=source)  # doctest: +SKIP
+    >>> paths = write_gallery(result, "out/blocks10", model=source)  # doctest: +SKIP
     >>> paths.index  # doctest: +SKIP
-    PosixPath('out/blocks.4/index.html')
+    PosixPath('out/blocks10/index.html')
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Example:
     >>> import optim as opt
     >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> result = opt.render(model, "blocks.4:12", size=128, steps=128, seed=0)  # doctest: +SKIP
+    >>> result = opt.render(model, "_blocks.10:2", size=128, steps=128, seed=0)  # doctest: +SKIP
     >>> result.save("unit.png")  # doctest: +SKIP
 """
 
@@ -57,7 +57,7 @@ def render(
         model: the network, in eval mode (a model in training mode gets a warning).
         target: ``"layer:channel"`` (a channel), ``"layer:channel:x:y"`` (the neuron at column
             x, row y) with dotted layer names from ``model.named_modules()``, or any
-            ``optim.loss.Loss`` (``opt.loss.ChannelActivation(model.blocks[4], 12) - ...``).
+            ``optim.loss.Loss`` (``opt.loss.ChannelActivation(model._blocks[10], 2) - ...``).
         size: image size in px, an int or ``(height, width)``.
         steps: Adam steps.
         lr: Adam learning rate.

@@ -9,7 +9,7 @@ floating-point differences of batched convolutions).
 Example:
     >>> import optim as opt
     >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> result = opt.render_layer(model, "blocks.4", range(16), size=64, steps=64)  # doctest: +SKIP
+    >>> result = opt.render_layer(model, "_blocks.4", range(16), size=64)  # doctest: +SKIP
     >>> result.images.shape  # doctest: +SKIP
     torch.Size([16, 3, 64, 64])
 """

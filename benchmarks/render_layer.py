@@ -1,0 +1,70 @@
+"""Batched layer rendering vs one render per channel (EfficientNet-Lite0, CPU by default).
+
+Renders the same channels twice with the same settings and seed: once with
+``opt.render_layer`` (``--batch-size`` channels per optimisation, one batch slot each) and
+once as one ``opt.render`` call per channel, and prints the wall times, channel-steps per
+second, the speed-up, and how far the final objectives of the two ways differ.
+
+Example:
+    python benchmarks/render_layer.py                       # 16 channels, batches of 8, 64 px
+    python benchmarks/render_layer.py --size 128 --steps 32 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import optim as opt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--layer", default="_blocks.4")
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    model = opt.models.get_model(args.model, pretrained=True).to(args.device).eval()
+    settings = {"size": args.size, "steps": args.steps, "seed": args.seed,
+                "device": args.device, "show_progress": False}  # fmt: skip
+    channels = list(range(args.channels))
+    opt.render(model, f"{args.layer}:0", **{**settings, "steps": 2})  # warm-up
+
+    started = time.perf_counter()
+    batched = opt.render_layer(model, args.layer, channels, batch_size=args.batch_size, **settings)
+    batched_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    singles = [opt.render(model, f"{args.layer}:{c}", **settings) for c in channels]
+    single_s = time.perf_counter() - started
+
+    single_objectives = torch.tensor([s.final_objective for s in singles])
+    batched_objectives = torch.tensor(batched.final_objectives)
+    relative = ((batched_objectives - single_objectives).abs() / single_objectives.abs()).max()
+    channel_steps = args.channels * args.steps
+    print(
+        f"{args.model} {args.layer}, {args.channels} channels, {args.size} px, {args.steps} "
+        f"steps, device {args.device}, torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"render_layer, batches of {args.batch_size}: {batched_s:7.2f} s "
+        f"({channel_steps / batched_s:6.1f} channel-steps/s)"
+    )
+    print(
+        f"{args.channels} single renders:          {single_s:7.2f} s "
+        f"({channel_steps / single_s:6.1f} channel-steps/s)"
+    )
+    print(f"speed-up: {single_s / batched_s:.2f}x")
+    print(f"largest relative difference of final objectives: {float(relative):.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""`optim layer` on EfficientNet-Lite0, then the gallery opened in headless Chromium.
+
+Needs the Debian packages ``chromium`` and ``chromium-driver`` (CI installs them in .ci/run)
+and the Python package ``selenium``. Outside CI the test is skipped when they are missing; on
+CI (``CI`` set) a missing browser is a failure, so the check never silently disappears.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+CHANNELS = 16
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _browser_paths() -> tuple[str, str] | None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (chromium, driver) if chromium and driver else None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    paths = _browser_paths()
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        paths = None
+    if paths is None:
+        message = "needs chromium, chromium-driver and selenium (apt-get install chromium " \
+                  "chromium-driver; pip install selenium)"  # fmt: skip
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    chromium, driver = paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gallery") / "blocks4"
+    command = [sys.executable, "-m", "optim.cli", "layer", "_blocks.4",
+               "--model", "efficientnet_lite0", "--channels", f"0-{CHANNELS - 1}",
+               "--size", "64", "--steps", "4", "--batch-size", "8", "--seed", "0",
+               "--no-progress", "--out", str(out)]  # fmt: skip
+    process = subprocess.run(command, capture_output=True, text=True)
+    assert process.returncode == 0, process.stderr
+    return out
+
+
+def test_every_thumbnail_loads_and_every_channel_is_on_the_page(browser, gallery):
+    browser.get((gallery / "index.html").as_uri())
+    widths = browser.execute_script(
+        "return Array.from(document.images).map(img => img.complete ? img.naturalWidth : 0);"
+    )
+    assert len(widths) == 2 * CHANNELS  # a thumbnail and an enlarged view per channel
+    assert all(width > 0 for width in widths), widths
+    channels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('figure.channel'))"
+        ".map(f => Number(f.dataset.channel));"
+    )
+    assert channels == list(range(CHANNELS))
+    captions = browser.execute_script(
+        "return Array.from(document.querySelectorAll('figcaption')).map(c => c.innerText);"
+    )
+    assert all("objective" in caption for caption in captions)
+
+
+def test_clicking_a_thumbnail_enlarges_it(browser, gallery):
+    browser.get((gallery / "index.html").as_uri())
+    browser.execute_script("document.querySelector('figure.channel a').click();")
+    shown = browser.execute_script(
+        "const box = document.getElementById('channel-0');"
+        "return [location.hash, getComputedStyle(box).display];"
+    )
+    assert shown == ["#channel-0", "flex"]
