@@ -15,7 +15,7 @@ from optim.image_utils._to_pil import to_pil
 from optim.image_utils.display import show
 from optim.image_utils.saving import save_tensor_as_image
 
-_USER_AGENT = "optim (https://github.com/pytorch/captum optim re-implementation)"
+_USER_AGENT = "optim"  # some hosts (e.g. Wikimedia) refuse requests without one
 
 
 class ImageTensor(torch.Tensor):

@@ -96,11 +96,11 @@ class NaturalImage(ImageParameterization):
     @torch.jit.ignore
     def _to_image_tensor(self, x):
         # type: (torch.Tensor) -> torch.Tensor
-        """Wrap the output in ImageTensor (Python only; TorchScript returns the plain tensor)."""
+        """Wrap the output in ImageTensor (runs in Python, also when the module is scripted)."""
         return ImageTensor(x)
 
     def forward(self) -> torch.Tensor:
-        """Build the image; eagerly (and under torch.compile) it is an :class:`ImageTensor`."""
+        """Build the image, an :class:`ImageTensor` of shape [B, C, H, W]."""
         image = self.parameterization()
         if self.decorrelate is not None:
             image = self.decorrelate(image)
