@@ -22,10 +22,13 @@ import torch.nn.functional as F
 import optim as opt
 
 
-def main(steps: int = 256, output: Path | None = None, show: bool = True) -> torch.Tensor:
+def main(
+    steps: int = 256, output: Path | None = None, show: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Extract W_4a_4b, render both units, and show (and optionally save) the grid.
 
-    Returns the ``[3, 3, 224, 224]`` image set: render of 4a:308, heatmap, render of 4b:443.
+    Returns the ``[3, 3, 224, 224]`` image set (render of 4a:308, heatmap, render of
+    4b:443) and the expanded weights ``W_4a_4b`` (``[512, 508, 5, 5]``).
     """
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 
@@ -60,7 +63,7 @@ def main(steps: int = 256, output: Path | None = None, show: bool = True) -> tor
         opt.show(img_set, images_per_row=3, figsize=(15, 10))
     if output is not None:
         opt.save_tensor_as_image(img_set, str(output), images_per_row=3)
-    return img_set
+    return img_set, W_4a_4b
 
 
 if __name__ == "__main__":
