@@ -48,11 +48,13 @@ def check_image_input(x: torch.Tensor, model_name: str, warn_range: bool = True)
             f"{model_name} expects RGB images shaped (N, 3, H, W) or (3, H, W), got "
             f"{tuple(x.shape)}"
         )
-    checkable = warn_range and x.device.type != "meta" and not torch.jit.is_scripting()
-    if checkable and (x.min() < 0 or x.max() > 1):
+    if not warn_range or x.device.type == "meta" or torch.jit.is_scripting():
+        return x
+    low, high = (v.item() for v in torch.aminmax(x.detach()))
+    if low < 0 or high > 1:
         warnings.warn(
             f"{model_name} with transform_input=True expects RGB values in [0, 1]; got values "
-            f"in [{x.min().item():.6g}, {x.max().item():.6g}].",
+            f"in [{low:.6g}, {high:.6g}].",
             UserWarning,
             stacklevel=3,
         )
