@@ -94,7 +94,7 @@ def accentuate(
     channel_index: int | None = None,
     *,
     regularization_layer: Target | None = None,
-    regularization_weight: float = 1.0,
+    regularization_weight: float = 5.0,
     steps: int = 128,
     lr: float = 0.025,
     transform: nn.Module | None = None,
@@ -121,7 +121,9 @@ def accentuate(
         regularization_layer: module or dotted name whose activations must stay close to the
             seed's (Hamblin et al. use a layer before the target); None regularises pixels.
         regularization_weight: weight of the distance against the target (>= 0; 0 gives an
-            unconstrained render that starts from the seed).
+            unconstrained render that starts from the seed). The default 5 suits targets whose
+            activations are of order 1: on EfficientNet-Lite0 it multiplies a channel of
+            ``_blocks.5`` by about 20 while the image stays within 0.13 RMS of the seed.
         steps: Adam steps.
         lr: Adam learning rate.
         transform: transforms applied before the model; default as ``InputOptimization``'s.
