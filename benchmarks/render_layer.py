@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -30,7 +31,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="interleaved rounds; medians are reported"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     model = opt.models.get_model(args.model, pretrained=True).to(args.device).eval()
     settings = {"size": args.size, "steps": args.steps, "seed": args.seed,
@@ -38,13 +45,17 @@ def main() -> None:
     channels = list(range(args.channels))
     opt.render(model, f"{args.layer}:0", **{**settings, "steps": 2})  # warm-up
 
-    started = time.perf_counter()
-    batched = opt.render_layer(model, args.layer, channels, batch_size=args.batch_size, **settings)
-    batched_s = time.perf_counter() - started
-
-    started = time.perf_counter()
-    singles = [opt.render(model, f"{args.layer}:{c}", **settings) for c in channels]
-    single_s = time.perf_counter() - started
+    batched_times, single_times = [], []
+    for _ in range(args.rounds):  # interleaved, so both ways see the same machine load
+        started = time.perf_counter()
+        batched = opt.render_layer(
+            model, args.layer, channels, batch_size=args.batch_size, **settings
+        )
+        batched_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        singles = [opt.render(model, f"{args.layer}:{c}", **settings) for c in channels]
+        single_times.append(time.perf_counter() - started)
+    batched_s, single_s = statistics.median(batched_times), statistics.median(single_times)
 
     single_objectives = torch.tensor([s.final_objective for s in singles])
     batched_objectives = torch.tensor(batched.final_objectives)
@@ -52,7 +63,8 @@ def main() -> None:
     channel_steps = args.channels * args.steps
     print(
         f"{args.model} {args.layer}, {args.channels} channels, {args.size} px, {args.steps} "
-        f"steps, device {args.device}, torch threads {torch.get_num_threads()}"
+        f"steps, device {args.device}, torch threads {torch.get_num_threads()}, "
+        f"median of {args.rounds} round(s)"
     )
     print(
         f"render_layer, batches of {args.batch_size}: {batched_s:7.2f} s "

@@ -11,7 +11,7 @@ import torch.nn as nn
 import optim as opt
 
 SIZE = 32
-STEPS = 12
+STEPS = 8
 
 
 def tiny_net() -> nn.Module:

@@ -38,7 +38,18 @@ def _check_rebuildable(manifest: dict[str, Any], path: str) -> None:
             )
 
 
+def _match_threads(manifest: dict[str, Any]) -> None:
+    """Use the manifest's CPU thread count: CPU kernels may split sums differently otherwise."""
+    import torch
+
+    threads = manifest["environment"].get("torch_threads")
+    on_cpu = str(manifest["settings"].get("device", "cpu")).startswith("cpu")
+    if on_cpu and isinstance(threads, int) and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
 def _load(manifest: dict[str, Any]):
+    _match_threads(manifest)
     model_info = manifest["model"]
     model, source = load_model(
         model_info["name"],
