@@ -117,3 +117,25 @@ def test_spectrum_from_a_file_and_errors(tmp_path):
 def test_registered_for_render_specs():
     assert opt.plugins.get("parameterizations", "maco") is MACOImage
     assert opt.plugins.get("parameterizations", "maco_image") is MACOImage
+
+
+def test_render_by_name_raises_the_objective():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU()).eval()
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].weight[1, 0, 1, 1] = 1.0  # channel 1 = red at each pixel
+        model[0].bias.zero_()
+    result = opt.render(
+        model,
+        "0:1",
+        size=16,
+        steps=16,
+        lr=0.1,
+        parameterization="maco",
+        transforms=None,
+        show_progress=False,
+        seed=0,
+    )
+    assert result.settings["parameterization"] == "maco"
+    assert result.history[-1] > result.history[0]
+    assert result.images[:, 0].mean() > result.images[:, 1:].mean()
