@@ -178,6 +178,12 @@ def test_layer_gallery_and_channel_manifest_rerun(tmp_path, capsys):
     assert main(["render", "--spec", spec, "--out", str(rerun), "--no-progress"]) == 0
     assert rerun.read_bytes() == original.read_bytes()
 
+    again = tmp_path / "gallery-again"
+    whole = str(out / "manifest.json")
+    assert main(["render", "--spec", whole, "--out", str(again), "--no-progress"]) == 0
+    assert (again / "grid.png").read_bytes() == (out / "grid.png").read_bytes()
+    assert (again / "index.html").is_file()
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
