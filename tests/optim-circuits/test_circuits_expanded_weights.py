@@ -150,12 +150,16 @@ def test_linear_target2_uses_the_whole_output() -> None:
     torch.testing.assert_close(weights.reshape(5, -1), model[2].weight.detach())
 
 
-def test_batched_chunks_and_per_channel_fallback_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_all_gradient_strategies_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     model = _conv_chain()
-    reference = extract_expanded_weights(model, "0", "2", model_input=torch.zeros(1, 2, 14, 14))
+    zeros = torch.zeros(1, 2, 14, 14)
+    reference = extract_expanded_weights(model, "0", "2", model_input=zeros)  # batched forward
+    vmap = extract_expanded_weights(model, "0", "2", model_input=zeros, batched_forward=False)
+    torch.testing.assert_close(vmap, reference)
+    # Several chunks (2 channels per pass) instead of one.
     monkeypatch.setattr(expanded_weights_module, "_BATCHED_GRAD_ELEMENTS", 3 * 12 * 12 * 2)
     torch.testing.assert_close(
-        extract_expanded_weights(model, "0", "2", model_input=torch.zeros(1, 2, 14, 14)), reference
+        extract_expanded_weights(model, "0", "2", model_input=zeros), reference
     )
     real_grad = torch.autograd.grad
 
@@ -165,9 +169,53 @@ def test_batched_chunks_and_per_channel_fallback_agree(monkeypatch: pytest.Monke
         return real_grad(*args, **kwargs)
 
     monkeypatch.setattr(torch.autograd, "grad", no_batching)
-    torch.testing.assert_close(
-        extract_expanded_weights(model, "0", "2", model_input=torch.zeros(1, 2, 14, 14)), reference
+    one_by_one = extract_expanded_weights(model, "0", "2", model_input=zeros, batched_forward=False)
+    torch.testing.assert_close(one_by_one, reference)
+
+
+class _SkipConcat(nn.Module):
+    """conv0 -> conv1 (target1) -> cat with conv0's output -> conv2 (target2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv0, self.conv1, self.conv2 = (
+            nn.Conv2d(2, 3, 1),
+            nn.Conv2d(3, 3, 3, padding=1),
+            nn.Conv2d(6, 4, 3),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        early = self.conv0(x)
+        return self.conv2(torch.cat([self.conv1(early), early], dim=1))
+
+
+class _BatchCentred(nn.Module):
+    """conv (target1) -> subtract the batch mean -> conv (target2): items interact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(2, 3, 3), nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.conv1(x)
+        return self.conv2(a - a.mean(dim=0, keepdim=True) + a)
+
+
+def test_paths_that_cannot_take_a_batch_fall_back_to_batch_one_gradients() -> None:
+    skip = _seeded(_SkipConcat(), seed=6)
+    zeros = torch.zeros(1, 2, 8, 8)
+    weights = extract_expanded_weights(skip, "conv1", "conv2", model_input=zeros)
+    expected = _compose(
+        _centre_selector(4, 6, 6), skip.conv2.weight.detach().double().numpy()[:, :3], 0, (8, 8)
     )
+    np.testing.assert_allclose(weights.double().numpy(), expected, atol=1e-5, rtol=0)
+    centred = _seeded(_BatchCentred(), seed=7)
+    weights = extract_expanded_weights(centred, "conv1", "conv2", model_input=zeros)
+    # At batch size 1, a - mean(a) is 0, so the path is just conv2: the batch-1 answer.
+    expected = _compose(
+        _centre_selector(4, 4, 4), centred.conv2.weight.detach().double().numpy(), 0, (6, 6)
+    )
+    np.testing.assert_allclose(weights.double().numpy(), expected, atol=1e-5, rtol=0)
 
 
 class _ReluNet(nn.Module):

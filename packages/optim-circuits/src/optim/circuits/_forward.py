@@ -43,13 +43,16 @@ def forward_between(
     model_input: torch.Tensor,
     replacement: torch.Tensor | None = None,
     record_between: bool = False,
+    copies: int = 1,
 ) -> LinkedActivations:
     """Run ``model`` on ``model_input`` and return target1's and target2's outputs.
 
     target1's output is replaced by a fresh leaf tensor (its own value, or ``replacement``)
     so that target2's output can be differentiated with respect to it whatever the
-    ``requires_grad`` state of the parameters. The pass stops once target2 has run. Every
-    hook is removed before returning, on every path.
+    ``requires_grad`` state of the parameters. With ``copies > 1`` the leaf holds that many
+    copies of a batch-1 output along the batch dim, so the layers between the targets run
+    on a real batch while the layers before target1 run once. The pass stops once target2
+    has run. Every hook is removed before returning, on every path.
 
     Raises:
         ValueError: If target2 runs before target1 (or target1 does not run at all), or if
@@ -71,7 +74,10 @@ def forward_between(
                 f"replacement has shape {tuple(source.shape)}, target1 outputs "
                 f"{tuple(output.shape)}."
             )
-        leaf = source.detach().requires_grad_(True)
+        source = source.detach()
+        if copies > 1:
+            source = source.expand(copies, *source.shape[1:]).contiguous()
+        leaf = source.requires_grad_(True)
         state["activ1"] = leaf
         # A clone keeps in-place operations downstream (ReLU(inplace=True)) off the leaf.
         return leaf.clone()

@@ -55,15 +55,62 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _chunk_size(channels: int, row: torch.Tensor) -> int:
+    return max(1, min(channels, _BATCHED_GRAD_ELEMENTS // max(1, row.numel())))
+
+
+def _rows_by_batched_forward(
+    model: nn.Module,
+    module1: nn.Module,
+    module2: nn.Module,
+    model_input: torch.Tensor,
+    first_row: torch.Tensor,
+    channels: int,
+) -> torch.Tensor | None:
+    """Jacobian rows from real batches, the fast path.
+
+    ``k`` copies of target1's output go through the layers between the targets at once and
+    item ``b`` is differentiated for channel ``start + b``, so every layer runs its batched
+    kernels (vmap over convolution backward runs one kernel per item). Returns ``None`` when
+    the path cannot take a batch (e.g. it concatenates tensors from before target1) or when
+    items influence each other (checked against ``first_row``, computed at batch size 1).
+    """
+    chunk = _chunk_size(channels, first_row)
+    scale = first_row.abs().max().item()
+    rows: list[torch.Tensor] = []
+    for start in range(0, channels, chunk):
+        size = min(chunk, channels - start)
+        try:
+            linked = forward_between(model, module1, module2, model_input, copies=size)
+        except RuntimeError as exc:
+            logger.debug("The path between the targets does not take a batch: %s", exc)
+            return None
+        centre = centre_of(linked.activ2)
+        if centre.shape[0] != size:
+            return None
+        items = torch.arange(size, device=centre.device)
+        (grads,) = torch.autograd.grad(
+            centre[items, start + items].sum(), linked.activ1, allow_unused=True
+        )
+        if grads is None:
+            return None
+        if start == 0 and not torch.allclose(grads[:1], first_row, rtol=1e-4, atol=1e-5 * scale):
+            logger.debug("Batch items interact on the path; using batch-1 gradients.")
+            return None
+        rows.append(grads.detach())
+        del linked, centre, grads
+    return torch.cat(rows)
+
+
 def _jacobian_rows(centre: torch.Tensor, activ1: torch.Tensor) -> torch.Tensor:
-    """``d centre[0, i] / d activ1[0]`` for every channel ``i``: ``[C2, *activ1.shape[1:]]``.
+    """``d centre[0, i] / d activ1[0]`` for every channel ``i`` from the batch-1 graph:
+    ``[C2, *activ1.shape[1:]]``.
 
     Channels are differentiated in batches (``is_grads_batched``), falling back to one
     backward pass per channel for operations without batched-gradient support.
     """
     channels = centre.shape[1]
-    per_channel = max(1, activ1.numel())
-    chunk = max(1, min(channels, _BATCHED_GRAD_ELEMENTS // per_channel))
+    chunk = _chunk_size(channels, activ1)
     basis = torch.eye(channels, dtype=centre.dtype, device=centre.device)
     rows: list[torch.Tensor] = []
     try:
@@ -92,6 +139,7 @@ def extract_expanded_weights(
     model_input: torch.Tensor | None = None,
     crop_func: Callable[[torch.Tensor, int | tuple[int, int]], torch.Tensor] | None = None,
     check_linearity: bool = True,
+    batched_forward: bool = True,
 ) -> torch.Tensor:
     """Extract the expanded weights from ``target1`` to ``target2``.
 
@@ -116,6 +164,9 @@ def extract_expanded_weights(
             ``optim.transforms.center_crop``).
         check_linearity: Run the linearity probe (one more forward and two backward
             passes).
+        batched_forward: Differentiate many channels per backward pass by running copies
+            of target1's output through the path as one batch (falls back to batch-1
+            gradients by itself when the path cannot take a batch).
 
     Returns:
         The expanded weights, ``[C2, C1, H1, W1]`` (``[C2, C1]`` when target1's output is
@@ -172,8 +223,19 @@ def extract_expanded_weights(
             f"target2 {describe_module(model, module2)} does not depend on target1 "
             f"{describe_module(model, module1)}; pick a target2 downstream of target1."
         )
-    weights = _jacobian_rows(centre, linked.activ1)
-    del linked, centre, probe
+    (first_row,) = torch.autograd.grad(
+        centre[:, 0].sum(), linked.activ1, retain_graph=True, allow_unused=True
+    )
+    if first_row is None:
+        first_row = torch.zeros_like(linked.activ1)
+    weights = None
+    if batched_forward:
+        weights = _rows_by_batched_forward(
+            model, module1, module2, model_input, first_row.detach(), centre.shape[1]
+        )
+    if weights is None:
+        weights = _jacobian_rows(centre, linked.activ1)
+    del linked, centre, probe, first_row
 
     if check_linearity:
         report = probe_linearity(model, module1, module2, model_input)
