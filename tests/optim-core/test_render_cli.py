@@ -37,6 +37,7 @@ def tiny_net(pretrained: bool = False) -> nn.Module:
     )
     if pretrained:
         model.load_state_dict(torch.load(WEIGHTS["tiny_net"], weights_only=True))
+        model.weights_file = str(WEIGHTS["tiny_net"])  # what optim-models' loaders record
     return model.eval()
 
 

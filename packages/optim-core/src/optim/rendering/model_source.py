@@ -3,8 +3,8 @@
 Model names come from the plugin registry (kind ``"models"``), which optim-models fills.
 The description (:class:`ModelSource`) goes into run manifests: the name, the distribution
 and version that registered it, the weights file and its sha256, and always a sha256 of the
-state dict itself. The weights file is the model's ``weights_file`` attribute when the factory
-sets one, else the single file ``torch.load`` read while the factory ran.
+state dict itself. The weights file is the model's ``weights_file`` attribute, which
+optim-models' loaders set (a factory that sets none gets only the state-dict hash).
 
 Example:
     >>> from optim.rendering.model_source import load_registered_model
@@ -15,11 +15,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -93,24 +91,6 @@ def state_dict_sha256(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def _files_loaded_by_torch() -> Iterator[list[str]]:
-    """Record the paths ``torch.load`` is given inside the context (restored on exit)."""
-    seen: list[str] = []
-    original = torch.load
-
-    def observing_load(f: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(f, str | os.PathLike):
-            seen.append(os.fspath(f))
-        return original(f, *args, **kwargs)
-
-    torch.load = observing_load
-    try:
-        yield seen
-    finally:
-        torch.load = original
-
-
 def _missing_models_hint() -> str:
     if importlib.util.find_spec("optim.models") is None:
         return (
@@ -154,8 +134,7 @@ def load_registered_model(
             raise LookupError(str(exc.args[0]) + _missing_models_hint()) from None
     entry = plugins.info("models", name)
     factory = entry.load()
-    with _files_loaded_by_torch() as loaded_files:
-        model = factory(pretrained=pretrained)
+    model = factory(pretrained=pretrained)
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"The model factory {name!r} from {entry.distribution} returned "
@@ -163,8 +142,6 @@ def load_registered_model(
         )
     model = model.to(device).eval()
     weights_file = getattr(model, "weights_file", None)
-    if weights_file is None and len(set(loaded_files)) == 1:
-        weights_file = loaded_files[0]
     weights_sha = None
     if weights_file is not None:
         weights_file = str(Path(weights_file).resolve())

@@ -9,6 +9,7 @@ there (or when ``model_path`` is given).
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -121,4 +122,14 @@ def load_weights(
     state_dict = load_state_dict(url=url, model_path=model_path, progress=progress)
     check_state_dict(model, state_dict)
     model.load_state_dict(state_dict, strict=False)
+    # Recorded so that run manifests can name (and hash) the exact file the weights came from.
+    model.weights_file = str(Path(model_path).resolve()) if model_path else _hub_cache_path(url)
     return model
+
+
+def _hub_cache_path(url: str | None) -> str | None:
+    """Where ``torch.hub.load_state_dict_from_url`` keeps ``url``'s file."""
+    if url is None:
+        return None
+    filename = os.path.basename(urllib.parse.urlparse(url).path)
+    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
