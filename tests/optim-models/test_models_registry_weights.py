@@ -63,9 +63,12 @@ def test_torchvision_pretrained_never_downloads(hub_checkpoints, tmp_path):
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     torch.testing.assert_close(seen[0], (x - mean) / std)
+    assert model.weights_file == str(hub_checkpoints / "resnet18-f37072fd.pth")
     path = tmp_path / "custom.pth"
     torch.save(torchvision_model("resnet18", num_classes=3).state_dict(), path)
-    assert torchvision_model("resnet18", model_path=path, num_classes=3).fc.out_features == 3
+    custom = torchvision_model("resnet18", model_path=path, num_classes=3)
+    assert custom.fc.out_features == 3
+    assert custom.weights_file == str(path.resolve())  # manifests hash this file
 
 
 def test_check_state_dict_names_the_first_offending_keys():
