@@ -120,3 +120,14 @@ def test_activation_atlas_input_errors() -> None:
         activation_atlas(model, "3", _images(), cell_size=0)
     with pytest.raises(ValueError, match="No grid cell holds min_density=500"):
         activation_atlas(model, "3", _images(), layout="PCA", min_density=500, show_progress=False)
+
+
+def test_activation_atlas_runs_in_eval_mode_and_restores_training_mode() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()).train()
+    running_mean = model[1].running_mean.clone()
+    activation_atlas(
+        model, "2", _images(), grid_size=(2, 2), cell_size=8, steps=1, min_density=1,
+        layout="PCA", seed=0, show_progress=False,
+    )  # fmt: skip
+    assert model.training and model[1].training
+    assert torch.equal(model[1].running_mean, running_mean)  # no statistics were updated

@@ -18,8 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,7 +235,7 @@ def activation_atlas(
     :func:`optim.atlas.create_atlas`.
 
     Args:
-        model: The model (in eval mode).
+        model: The model; it runs in eval mode (its mode is restored afterwards).
         layer: The layer to map (module or dotted name), e.g. ``"blocks.5"``.
         images: Images to sample: an NCHW tensor or an iterable of batches. Not needed when
             ``samples`` is given.
@@ -276,17 +277,51 @@ def activation_atlas(
     if seed is not None:
         torch.manual_seed(seed)
 
-    if samples is None:
-        if images is None:
-            raise ValueError(
-                "Give images to sample activations from, or precomputed samples=[N, C]."
-            )
-        samples = collect_atlas_samples(model, layer, images, samples_per_image)
-    elif not isinstance(samples, torch.Tensor) or samples.dim() != 2:
+    if samples is None and images is None:
+        raise ValueError("Give images to sample activations from, or precomputed samples=[N, C].")
+    if samples is not None and (not isinstance(samples, torch.Tensor) or samples.dim() != 2):
         raise ValueError(
             "samples must be a [N, C] tensor of activation vectors, got "
             f"{getattr(samples, 'shape', type(samples).__name__)}."
         )
+    with _eval_mode(model):
+        return _build_atlas(
+            model, layer, images, grid_size, cell_size, steps, samples, samples_per_image,
+            min_density, layout, cossim_pow, lr, batch_size, transforms, seed, show_progress,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run in eval mode (no batch-norm statistics updates, no dropout), then restore."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _build_atlas(
+    model: nn.Module,
+    layer: nn.Module | str,
+    images: ImageBatches | None,
+    grid_size: Sequence[int],
+    cell_size: int,
+    steps: int,
+    samples: torch.Tensor | None,
+    samples_per_image: int | None,
+    min_density: int,
+    layout: ChannelReducer | str | type,
+    cossim_pow: float,
+    lr: float,
+    batch_size: int,
+    transforms: nn.Module | None,
+    seed: int | None,
+    show_progress: bool,
+) -> ActivationAtlas:
+    if samples is None:
+        samples = collect_atlas_samples(model, layer, images, samples_per_image)
     samples = samples.detach().float().cpu()
     minimum_samples = 4
     if samples.shape[0] < minimum_samples:
@@ -300,23 +335,10 @@ def activation_atlas(
     vectors, coords = create_atlas_vectors(
         normalized, samples, grid_size, min_density=min_density, normalize=False
     )
-    was_training = model.training
-    model.eval()
-    try:
-        cells = _render_cells(
-            model,
-            layer,
-            vectors,
-            cell_size,
-            steps,
-            lr,
-            cossim_pow,
-            batch_size,
-            transforms,
-            show_progress,
-        )
-    finally:
-        model.train(was_training)
+    cells = _render_cells(
+        model, layer, vectors, cell_size, steps, lr, cossim_pow, batch_size, transforms,
+        show_progress,
+    )  # fmt: skip
     image = create_atlas(cells, coords, grid_size)
     return ActivationAtlas(
         image=image,
