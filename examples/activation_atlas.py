@@ -48,6 +48,8 @@ def random_crops(
             crop = TF.resized_crop(
                 image, top, left, crop_side, crop_side, [size, size], antialias=True
             )
+            # Antialiased resizing overshoots slightly; the model expects [0, 1].
+            crop = crop.clamp(0, 1)
             crops.append(crop)
     return torch.stack(crops)
 

@@ -49,7 +49,7 @@ def load_chelsea(size: int) -> torch.Tensor:
     image = TF.to_dtype(TF.to_image(skimage.data.chelsea()), torch.float32, scale=True)
     side = min(image.shape[-2:])
     image = TF.center_crop(image, [side, side])
-    return TF.resize(image, [size, size], antialias=True)[None]
+    return TF.resize(image, [size, size], antialias=True).clamp(0, 1)[None]  # no overshoot
 
 
 def factorise(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -161,7 +162,10 @@ def _layout_2d(
         algorithm = resolve_reduction_algorithm(layout)
         kwargs = _default_layout_kwargs(algorithm, samples.shape[0], seed)
         reducer = ChannelReducer(2, algorithm, **kwargs)
-    xy = reducer.fit_transform(samples, swap_2nd_and_last_dims=False)
+    with warnings.catch_warnings():
+        # umap-learn notes that a random_state disables its parallelism: that is the point.
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        xy = reducer.fit_transform(samples, swap_2nd_and_last_dims=False)
     if xy.shape != (samples.shape[0], 2):
         raise ValueError(
             f"The layout reducer returned shape {tuple(xy.shape)}; it must reduce to 2 "
