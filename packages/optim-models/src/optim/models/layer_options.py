@@ -12,6 +12,9 @@ from optim.model_utils import RedirectedReluLayer, SkipLayer
 __all__ = ["activation_and_pool", "check_image_input"]
 
 
+_RANGE_TOLERANCE = 1e-3
+
+
 def activation_and_pool(
     replace_relus_with_redirectedrelu: bool, use_linear_modules_only: bool
 ) -> tuple[type[nn.Module], type[nn.Module]]:
@@ -51,7 +54,8 @@ def check_image_input(x: torch.Tensor, model_name: str, warn_range: bool = True)
     if not warn_range or x.device.type == "meta" or torch.jit.is_scripting():
         return x
     low, high = (v.item() for v in torch.aminmax(x.detach()))
-    if low < 0 or high > 1:
+    # A little float overshoot (e.g. after antialiased resizing) is not worth a warning.
+    if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
         warnings.warn(
             f"{model_name} with transform_input=True expects RGB values in [0, 1]; got values "
             f"in [{low:.6g}, {high:.6g}].",
