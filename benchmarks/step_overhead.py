@@ -85,10 +85,12 @@ def optim_step(
     run = opt.InputOptimization(model, objective, image, transform, stop_early=stop_early)
     optimizer = torch.optim.Adam(run.parameters(), lr=0.025)
 
-    def step() -> None:
-        run.optimize(opt.optimization.n_steps(1, show_progress=False), optimizer=optimizer)
+    def steps(count: int) -> None:
+        # One optimize() call per round, as in real use: its set-up (hooks, stop criteria) is
+        # paid once per render, not once per step.
+        run.optimize(opt.optimization.n_steps(count, show_progress=False), optimizer=optimizer)
 
-    return step
+    return steps
 
 
 def input_step(batch: int, device: torch.device) -> Callable[[], None]:
@@ -102,18 +104,33 @@ def input_step(batch: int, device: torch.device) -> Callable[[], None]:
     return run
 
 
-def _timed(fn: Callable[[], None], device: torch.device) -> float:
+def _repeated(fn: Callable[[], None]) -> Callable[[int], None]:
+    def run(count: int) -> None:
+        for _ in range(count):
+            fn()
+
+    return run
+
+
+def _timed(fn: Callable[[int], None], steps: int, device: torch.device) -> float:
+    """Seconds per step of ``fn(steps)``."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    fn()
+    fn(steps)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+    return (time.perf_counter() - start) / steps
 
 
 def measure(
-    name: str, batch: int, rounds: int, warmup: int, device: torch.device, full: bool
+    name: str,
+    batch: int,
+    rounds: int,
+    warmup: int,
+    device: torch.device,
+    full: bool,
+    steps: int,
 ) -> dict[str, float]:
     torch.manual_seed(0)
     model = build_model(name).to(device)
@@ -122,16 +139,16 @@ def measure(
     target_name = TARGETS[name]
     target = opt.hooks.resolve_target(model, target_name)
     runners = {
-        "bare": bare_step(model, target, batch, device),
+        "bare": _repeated(bare_step(model, target, batch, device)),
         "optim": optim_step(model, target_name, batch, device, stop_early=True),
-        "input": input_step(batch, device),
+        "input": _repeated(input_step(batch, device)),
     }
     if full:
         runners["optim_full"] = optim_step(model, target_name, batch, device, stop_early=False)
     times: dict[str, list[float]] = {key: [] for key in runners}
     for round_index in range(warmup + rounds):
         for key, runner in runners.items():
-            elapsed = _timed(runner, device)
+            elapsed = _timed(runner, steps, device)
             if round_index >= warmup:
                 times[key].append(elapsed)
     return {key: statistics.median(values) for key, values in times.items()}
@@ -146,13 +163,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--full", action="store_true", help="also time without early stop")
+    parser.add_argument(
+        "--steps", type=int, default=8, help="steps per round (one optimize() call per round)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(
         f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-        f"rounds {args.rounds} (+{args.warmup} warm-up)"
+        f"rounds {args.rounds} (+{args.warmup} warm-up) x {args.steps} steps"
     )
     header = (
         f"{'model':<10} {'target':<12} {'batch':>5} {'bare ms':>9} {'optim ms':>9} "
@@ -163,7 +183,7 @@ def main() -> None:
     print(header)
     for name in args.models:
         for batch in args.batches:
-            result = measure(name, batch, args.rounds, args.warmup, device, args.full)
+            result = measure(name, batch, args.rounds, args.warmup, device, args.full, args.steps)
             line = (
                 f"{name:<10} {TARGETS[name]:<12} {batch:>5} {1000 * result['bare']:>9.1f} "
                 f"{1000 * result['optim']:>9.1f} {result['optim'] / result['bare']:>6.2f} "
