@@ -39,3 +39,20 @@ def check_counts(channels: int, batch: int, name: str) -> None:
     """Validate channel and batch counts."""
     if channels < 1 or batch < 1:
         raise ValueError(f"{name} needs channels >= 1 and batch >= 1, got {channels} and {batch}.")
+
+
+def image_geometry(
+    size: int | Sequence[int] | None,
+    channels: int,
+    batch: int,
+    init: torch.Tensor | None,
+    name: str,
+) -> tuple[torch.Tensor | None, int, int, int, int]:
+    """Validated ``(init, batch, channels, height, width)``; an ``init`` tensor sets them all."""
+    if init is not None:
+        init = as_nchw_init(init, name)
+        batch, channels, height, width = init.shape
+    else:
+        height, width = as_size(size, name)
+    check_counts(channels, batch, name)
+    return init, batch, channels, height, width

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from optim.images._init_checks import as_nchw_init, as_size, check_counts
+from optim.images._init_checks import image_geometry
 from optim.images.parameterization import ImageParameterization
 
 
@@ -52,12 +52,9 @@ class FFTImage(ImageParameterization):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if init is not None:
-            init = as_nchw_init(init, "FFTImage")
-            batch, channels = init.shape[0], init.shape[1]
-            size = (init.shape[2], init.shape[3])
-        height, width = as_size(size, "FFTImage")
-        check_counts(channels, batch, "FFTImage")
+        init, batch, channels, height, width = image_geometry(
+            size, channels, batch, init, "FFTImage"
+        )
         self.size = (height, width)
         freqs = rfft2d_freqs(height, width)
         scale = (height * width) ** 0.5 / torch.clamp(freqs, min=1.0 / max(height, width))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optim.images._init_checks import as_nchw_init, as_size, check_counts
+from optim.images._init_checks import image_geometry
 from optim.images.parameterization import ImageParameterization
 
 DEFAULT_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -45,12 +45,9 @@ class LaplacianImage(ImageParameterization):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if init is not None:
-            init = as_nchw_init(init, "LaplacianImage")
-            batch, channels = init.shape[0], init.shape[1]
-            size = (init.shape[2], init.shape[3])
-        height, width = as_size(size, "LaplacianImage")
-        check_counts(channels, batch, "LaplacianImage")
+        init, batch, channels, height, width = image_geometry(
+            size, channels, batch, init, "LaplacianImage"
+        )
         scales = [float(s) for s in scale_list]
         if not scales or min(scales) <= 0:
             raise ValueError(f"scale_list must hold positive scales, got {list(scale_list)}.")
