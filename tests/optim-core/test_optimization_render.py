@@ -201,6 +201,22 @@ def test_n_steps_contract():
         n_steps(-1)
 
 
+def test_n_steps_advances_a_shared_bar_without_closing_it():
+    import io
+
+    from tqdm import tqdm
+
+    from optim.optimization import NSteps
+
+    bar = tqdm(total=6, file=io.StringIO())
+    for _ in range(2):  # two runs (e.g. two batches of a layer render) share one bar
+        stop = NSteps(3, show_progress=False, progress=bar)
+        assert [stop(i, None, [torch.tensor(1.0)], None) for i in range(4)] == [True] * 3 + [False]
+    assert bar.n == 6
+    assert not bar.disable  # tqdm disables a bar when it is closed: the owner closes this one
+    bar.close()
+
+
 def test_overview_first_example_with_a_torchvision_model(monkeypatch):
     import matplotlib
 

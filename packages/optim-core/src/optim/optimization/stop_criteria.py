@@ -17,16 +17,25 @@ An optional ``close()`` method is called when the loop ends for any reason."""
 class NSteps:
     """Keep going for ``n`` steps, optionally with a tqdm bar showing the current loss.
 
-    Built by :func:`n_steps`; the bar is created at the first call and closed when the
+    Built by :func:`n_steps`. Its own bar is created at the first call and closed when the
     loop finishes, fails or is interrupted (``InputOptimization.optimize`` calls ``close``).
+    A ``progress`` bar passed in instead is only advanced, never closed, so several runs
+    (the batches of a layer render) can share one.
+
+    Example:
+        >>> stop = NSteps(2, show_progress=False)
+        >>> stop(0, None, [], None), stop(2, None, [], None)
+        (True, False)
     """
 
-    def __init__(self, n: int, show_progress: bool = True) -> None:
+    def __init__(self, n: int, show_progress: bool = True, progress: tqdm | None = None) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n_steps needs a non-negative int number of steps, got {n!r}.")
         self.n = n
-        self.show_progress = show_progress
-        self._bar: tqdm | None = None
+        self.show_progress = show_progress or progress is not None
+        self._shared = progress
+        self._bar: tqdm | None = progress
+        self._done = 0  # steps already counted on the bar
 
     def __call__(
         self,
@@ -38,8 +47,10 @@ class NSteps:
         if self.show_progress:
             if self._bar is None:
                 self._bar = tqdm(total=self.n, unit=" step", initial=step)
-            elif step > self._bar.n:
-                self._bar.update(step - self._bar.n)
+                self._done = step
+            elif step > self._done:
+                self._bar.update(step - self._done)
+                self._done = step
             if history:
                 # The summarised value that is minimised: -objective with the default summary.
                 self._bar.set_postfix(loss=f"{float(history[-1].mean()):.4g}", refresh=False)
@@ -49,10 +60,10 @@ class NSteps:
         return keep_going
 
     def close(self) -> None:
-        """Close the progress bar, if one is open."""
-        if self._bar is not None:
+        """Close the progress bar this criterion opened (a shared one stays open)."""
+        if self._bar is not None and self._bar is not self._shared:
             self._bar.close()
-            self._bar = None
+        self._bar = self._shared
 
 
 def n_steps(n: int, show_progress: bool = True) -> NSteps:

@@ -1,48 +1,15 @@
-"""One optimisation run of a render: ``InputOptimization`` with a shared progress bar.
-
-Example:
-    >>> from optim.rendering.run_optimization import StepBudget
-    >>> budget = StepBudget(3)
-    >>> [budget(step, None, [], None) for step in range(4)]
-    [True, True, True, False]
-"""
+"""One optimisation run of a render: ``InputOptimization`` with a shared progress bar."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["StepBudget", "evaluate_objective", "optimize"]
-
-
-class StepBudget:
-    """A stop criterion (``(step, obj, history, optimizer) -> keep going``) for ``steps`` steps.
-
-    It advances an optional tqdm bar, which may be shared by several runs (the batches of a
-    layer render), and shows the latest objective on it.
-
-    Example:
-        >>> stop = StepBudget(2)
-        >>> stop(0, None, [], None), stop(2, None, [], None)
-        (True, False)
-    """
-
-    def __init__(self, steps: int, progress: tqdm | None = None) -> None:
-        self.steps = steps
-        self.progress = progress
-
-    def __call__(
-        self, step: int, obj: Any, history: Sequence[torch.Tensor], optimizer: Any
-    ) -> bool:
-        if self.progress is not None and step > 0:
-            self.progress.update(1)
-            if history:
-                self.progress.set_postfix(objective=f"{-float(history[-1].mean()):.2f}")
-        return step < self.steps
+__all__ = ["evaluate_objective", "optimize"]
 
 
 def optimize(
@@ -63,16 +30,15 @@ def optimize(
     Example:
         >>> optimize(model, loss, image, transforms, steps=8, lr=0.05)  # doctest: +SKIP
     """
-    from optim.optimization import InputOptimization
+    from optim.optimization import InputOptimization, NSteps
 
     run = InputOptimization(model, objective, image, transforms)
-    try:
-        with torch.enable_grad():  # renders need gradients even inside a caller's no_grad()
-            history = run.optimize(
-                stop_criteria=StepBudget(steps, progress), loss_summarize_fn=summarize, lr=lr
-            )
-    finally:
-        run.cleanup()
+    with torch.enable_grad():  # renders need gradients even inside a caller's no_grad()
+        history = run.optimize(
+            stop_criteria=NSteps(steps, show_progress=False, progress=progress),
+            loss_summarize_fn=summarize,
+            lr=lr,
+        )
     return torch.as_tensor(history).detach().cpu().as_subclass(torch.Tensor)
 
 
