@@ -12,29 +12,28 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def _build_wheel(project: Path, out: Path) -> Path:
+    """Build ``project`` (a folder with a pyproject.toml) into a wheel in ``out``."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(project)],
+        check=True,
+    )  # fmt: skip
+    return next(out.glob(f"{project.name.replace('-', '_')}-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def build_wheel():
+    """``build_wheel(project_dir, out_dir) -> wheel path``, with this interpreter's hatchling."""
+    return _build_wheel
+
+
 @pytest.fixture(scope="session")
 def fixture_wheels(tmp_path_factory) -> dict[str, Path]:
     """Build each fixture package into a wheel once per session: {dist name: wheel path}."""
     out = tmp_path_factory.mktemp("wheels")
-    wheels = {}
-    for project in sorted(p for p in FIXTURES.iterdir() if (p / "pyproject.toml").exists()):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--no-build-isolation",
-                "-q",
-                "-w",
-                str(out),
-                str(project),
-            ],
-            check=True,
-        )
-        wheels[project.name] = next(out.glob(f"{project.name.replace('-', '_')}-*.whl"))
-    return wheels
+    projects = sorted(p for p in FIXTURES.iterdir() if (p / "pyproject.toml").exists())
+    return {project.name: _build_wheel(project, out) for project in projects}
 
 
 @pytest.fixture

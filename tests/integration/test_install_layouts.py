@@ -7,7 +7,6 @@ optim-core's `optim/__init__.py`, which imports nothing heavy.
 from __future__ import annotations
 
 import subprocess
-import sys
 import venv
 import zipfile
 from pathlib import Path
@@ -45,25 +44,11 @@ def _probe(python: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_wheel_install_of_core_and_two_plugins(tmp_path):
+def test_wheel_install_of_core_and_two_plugins(tmp_path, build_wheel):
     python = _venv(tmp_path / "venv")
     wheels = tmp_path / "wheels"
     for dist in ("optim-core", "optim-models", "optim-circuits"):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--no-build-isolation",
-                "-q",
-                "-w",
-                str(wheels),
-                str(PACKAGES / dist),
-            ],
-            check=True,
-        )
+        build_wheel(PACKAGES / dist, wheels)
     for wheel in wheels.glob("optim_[mc]*.whl"):
         names = zipfile.ZipFile(wheel).namelist()
         if "optim_core" not in wheel.name:
