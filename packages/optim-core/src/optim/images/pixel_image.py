@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from optim.images._init_checks import as_nchw_init, as_size, check_counts
+from optim.images._init_checks import image_geometry
 from optim.images.parameterization import ImageParameterization
 
 
@@ -35,12 +35,11 @@ class PixelImage(ImageParameterization):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
+        init, batch, channels, height, width = image_geometry(
+            size, channels, batch, init, "PixelImage"
+        )
         if init is None:
-            height, width = as_size(size, "PixelImage")
-            check_counts(channels, batch, "PixelImage")
             init = torch.randn(batch, channels, height, width, generator=generator) / 10 + 0.5
-        else:
-            init = as_nchw_init(init, "PixelImage")
         self.image = nn.Parameter(init)
 
     def forward(self) -> torch.Tensor:
