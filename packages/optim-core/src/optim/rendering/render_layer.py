@@ -175,7 +175,7 @@ def render_layer(
             per_step: list[torch.Tensor] = []
 
             def summarize(values: torch.Tensor, record: list = per_step) -> torch.Tensor:
-                record.append(values.detach().cpu().as_subclass(torch.Tensor))
+                record.append(values.detach())  # stays on the device: no sync per step
                 return -values.sum()  # each slot's gradient equals its single render's
 
             with seeded(seed, render_device):
@@ -195,7 +195,7 @@ def render_layer(
                 with torch.no_grad():
                     final_images = image().detach()
             images.append(final_images.as_subclass(torch.Tensor).float().cpu())
-            histories.append(torch.stack(per_step))
+            histories.append(torch.stack(per_step).cpu().as_subclass(torch.Tensor))
             finals.extend(evaluate_objective(model, combined, final_images).tolist())
     finally:
         progress.close()
