@@ -25,7 +25,7 @@ from torch import nn
 
 from optim.circuits._forward import describe_module, forward_between
 from optim.circuits.linearity import NonlinearPathWarning, centre_of, probe_linearity
-from optim.hooks import Target, resolve_target
+from optim.hooks import Target, model_device, resolve_target
 
 __all__ = ["extract_expanded_weights"]
 
@@ -47,12 +47,6 @@ def _crop_size(crop_shape: int | Sequence[int]) -> int | tuple[int, int]:
     ):
         return int(crop_shape[0]), int(crop_shape[1])
     raise ValueError(f"crop_shape must be a positive int or (height, width), got {crop_shape!r}.")
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def _chunk_size(channels: int, row: torch.Tensor) -> int:
@@ -206,7 +200,7 @@ def extract_expanded_weights(
             "on the input, so one item is enough."
         )
     size = None if crop_shape is None else _crop_size(crop_shape)
-    model_input = model_input.to(_model_device(model))
+    model_input = model_input.to(model_device(model) or torch.device("cpu"))
 
     linked = forward_between(model, module1, module2, model_input)
     centre = centre_of(linked.activ2)

@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from optim.hooks.activations import collect_activations
+from optim.hooks.activations import collect_activations, model_device
 from optim.hooks.output_hook import (
     ActivationFetcher,
     ModuleOutputMapping,
@@ -31,6 +31,7 @@ __all__ = [
     "check_dims",
     "collect_activations",
     "flatten_targets",
+    "model_device",
     "resolve_target",
     "resolve_targets",
     "run_until_targets",

@@ -16,6 +16,8 @@ import secrets
 import torch
 from torch import nn
 
+from optim.hooks import model_device
+
 __all__ = [
     "MAX_SEED",
     "check_lr",
@@ -89,22 +91,21 @@ def resolve_device(model: nn.Module, device: str | torch.device | None) -> torch
         >>> resolve_device(nn.Linear(1, 1), None)
         device(type='cpu')
     """
-    first = next((t for t in (*model.parameters(), *model.buffers())), None)
-    model_device = first.device if first is not None else torch.device("cpu")
+    model_on = model_device(model)  # None for a model without parameters or buffers
     if device is None:
-        return model_device
+        return model_on or torch.device("cpu")
     try:
         wanted = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"Unknown device {device!r}; use e.g. 'cpu' or 'cuda:0'.") from None
     if wanted.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for, but CUDA is not available here.")
-    if first is not None and (
-        wanted.type != model_device.type
-        or (wanted.index is not None and wanted.index != model_device.index)
+    if model_on is not None and (
+        wanted.type != model_on.type
+        or (wanted.index is not None and wanted.index != model_on.index)
     ):
         raise ValueError(
-            f"The model is on {model_device} but device={device!r} was asked for: move the "
+            f"The model is on {model_on} but device={device!r} was asked for: move the "
             f"model first with model.to({str(wanted)!r}), or pass device=None."
         )
     return wanted

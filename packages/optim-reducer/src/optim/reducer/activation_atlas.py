@@ -188,7 +188,7 @@ def _render_cells(
 ) -> torch.Tensor:
     import optim as opt
 
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = opt.hooks.model_device(model) or torch.device("cpu")
     target = opt.hooks.resolve_target(model, layer)
     rendered = []
     for start in range(0, vectors.shape[0], batch_size):
