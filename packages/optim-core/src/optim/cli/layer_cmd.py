@@ -18,6 +18,7 @@ from optim.cli.render_options import (
     add_model_options,
     add_render_options,
     check_output_dir,
+    fast_path_from_args,
     load_model,
     parse_channels,
     user_errors,
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             objective=_setting(args, "objective"),
             device=args.device,
             show_progress=not args.no_progress,
+            fast_path=fast_path_from_args(args),
         )
     paths = write_gallery(result, out, model=source)
     print(

@@ -22,6 +22,7 @@ from optim.cli.render_options import (
     add_model_options,
     add_render_options,
     check_output_file,
+    fast_path_from_args,
     load_model,
     user_errors,
 )
@@ -53,6 +54,8 @@ _SPEC_EXCLUSIVE = (
     "objective",
     "device",
     "random_weights",
+    "precision",
+    "cuda_graph",
 )
 
 
@@ -127,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             transforms=_setting(args, "transforms"),
             device=args.device,
             show_progress=not args.no_progress,
+            fast_path=fast_path_from_args(args),
         )
     result.settings["target"] = str(unit)
     manifest_path = out.with_suffix(".json")

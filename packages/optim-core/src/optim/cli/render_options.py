@@ -84,8 +84,34 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         "(neuron_activation for layer:channel:x:y)",
     )
     parser.add_argument(
+        "--precision",
+        default=None,
+        choices=("fp32", "bf16", "fp16"),
+        help="run the model under autocast in bf16/fp16 (image, transforms and objective stay "
+        "fp32); default fp32",
+    )
+    parser.add_argument(
+        "--cuda-graph",
+        default=None,
+        choices=("auto", "on", "off"),
+        help="replay each step as a CUDA graph; auto (default): on for CUDA when possible",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="hide the progress bar (for logs)"
     )
+
+
+def fast_path_from_args(args: argparse.Namespace):
+    """The :class:`~optim.optimization.FastPath` that ``--precision``/``--cuda-graph`` ask for.
+
+    Example:
+        >>> fast_path_from_args(argparse.Namespace(precision="bf16", cuda_graph="off")).autocast
+        'bf16'
+    """
+    from optim.optimization import FastPath
+
+    graph = {None: None, "auto": None, "on": True, "off": False}[args.cuda_graph]
+    return FastPath(autocast=args.precision or "fp32", cuda_graph=graph)
 
 
 def load_model(name: str, *, pretrained: bool, device: str | None):

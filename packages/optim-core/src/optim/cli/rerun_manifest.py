@@ -66,6 +66,8 @@ def _load(manifest: dict[str, Any]):
 
 
 def _render_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    from optim.optimization import FastPath
+
     return {
         "size": tuple(settings["size"]),
         "steps": settings["steps"],
@@ -74,6 +76,7 @@ def _render_settings(settings: dict[str, Any]) -> dict[str, Any]:
         "parameterization": settings["parameterization"],
         "transforms": settings["transforms"],
         "device": settings["device"],
+        "fast_path": FastPath.from_description(settings.get("fast_path")),
     }
 
 

@@ -13,11 +13,13 @@ Example:
 
 from __future__ import annotations
 
+from optim.optimization.fast_path import FastPath
 from optim.optimization.input_optimization import InputOptimization
 from optim.optimization.stop_criteria import NSteps, StopCriteria, n_steps
 from optim.optimization.tensorboard import TensorBoardLogger, log_to_tensorboard
 
 __all__ = [
+    "FastPath",
     "InputOptimization",
     "NSteps",
     "StopCriteria",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 
 import torch
 from torch import nn
@@ -15,6 +15,9 @@ from optim.hooks.output_hook import ModuleOutputsHook, run_until_targets
 from optim.hooks.targets import Target, resolve_targets
 from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
+from optim.optimization.fast_path import FastPath, ResolvedFastPath, graph_unsafe_modules
+from optim.optimization.graphed_step import GraphedStep
+from optim.optimization.model_settings import channels_last_parameters, frozen_parameters
 from optim.optimization.stop_criteria import StopCriteria, n_steps
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class InputOptimization:
         self.transform = transform if transform is not None else _default_transform()
         self.stop_early = stop_early
         self.hooks: ModuleOutputsHook | None = None
+        self._fast: ResolvedFastPath | None = None  # set while optimize() runs
         self._resolved: dict[Target, nn.Module] = {}
         self.targets = loss_function.target
         device = model_device(self.model)
@@ -138,7 +142,17 @@ class InputOptimization:
             image = image.as_subclass(torch.Tensor)
         if self.transform is not None:
             image = self.transform(image)
-        self.model(image)
+        fast = self._fast
+        if fast is not None and fast.channels_last and image.dim() == 4:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            self.model(image)
+
+    def _autocast(self) -> AbstractContextManager[object]:
+        fast = self._fast
+        if fast is None or fast.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(fast.device.type, dtype=fast.autocast_dtype)
 
     def loss(self) -> torch.Tensor:
         """Run one forward pass and return the objective's unreduced value.
@@ -155,6 +169,9 @@ class InputOptimization:
         """
         with self._hooked() as hooks:
             outputs = run_until_targets(self._forward, hooks)
+        if self._fast is not None and self._fast.autocast_dtype is not None:
+            # The model ran in reduced precision; the objective is computed in float32.
+            outputs = {m: _to_float32(out) for m, out in outputs.items()}
         values: dict[Target, torch.Tensor | None] = dict(outputs)
         values.update({given: outputs[module] for given, module in self._resolved.items()})
         return self.loss_function(values)
@@ -176,6 +193,7 @@ class InputOptimization:
         optimizer: torch.optim.Optimizer | None = None,
         loss_summarize_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
         lr: float = 0.025,
+        fast_path: FastPath | None = None,
     ) -> torch.Tensor:
         """Optimise the input until ``stop_criteria`` says stop.
 
@@ -185,10 +203,15 @@ class InputOptimization:
 
         Args:
             stop_criteria: Default ``n_steps(512)``.
-            optimizer: Default ``torch.optim.Adam(self.parameters(), lr=lr)``.
+            optimizer: Default ``torch.optim.Adam(self.parameters(), lr=lr)`` (``capturable``
+                when the step is replayed as a CUDA graph).
             loss_summarize_fn: Turns the objective into the scalar to minimise; default
                 :func:`optim.loss.default_loss_summarize` (``-mean``).
             lr: Learning rate of the default optimizer.
+            fast_path: The GPU switches (channels_last, autocast, CUDA graph, frozen model
+                parameters); default ``FastPath()``, which changes nothing on CPU except
+                that the model's own parameters get no gradients. ``FastPath.off()`` is the
+                plain loop.
 
         Returns:
             The summarised value of every completed step, shape ``[steps]`` (or
@@ -199,44 +222,180 @@ class InputOptimization:
         """
         if stop_criteria is None:
             stop_criteria = n_steps(512)
-        if optimizer is None:
-            if not isinstance(lr, int | float) or lr <= 0:
-                raise ValueError(f"lr must be a positive number, got {lr!r}.")
-            optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        if fast_path is None:
+            fast_path = FastPath()
+        elif not isinstance(fast_path, FastPath):
+            raise TypeError(
+                f"fast_path must be an optim.optimization.FastPath, got {type(fast_path).__name__}."
+            )
+        if optimizer is None and (not isinstance(lr, int | float) or lr <= 0):
+            raise ValueError(f"lr must be a positive number, got {lr!r}.")
+        fast = fast_path.resolve(model_device(self.model) or model_device(self.input_param))
         summarize = loss_summarize_fn if loss_summarize_fn is not None else default_loss_summarize
         self._warn_if_training()
         history: list[torch.Tensor] = []
-        step = 0
-        self.hooks = ModuleOutputsHook(self.targets, stop_when_ready=self.stop_early)
-        # Idle between passes: stop criteria may call the hooked image or layers freely.
-        self.hooks.enabled = False
-        try:
-            while stop_criteria(step, self, history, optimizer):
-                optimizer.zero_grad()
-                value = summarize(self.loss())
-                if not bool(torch.isfinite(value).all()):
-                    raise RuntimeError(
-                        f"The objective is not finite at step {step} (value {value.tolist()}). "
-                        "Lower the learning rate, or check the objective for divisions by zero "
-                        "and for a model producing NaN."
-                    )
-                history.append(value.clone().detach())
-                value.backward()
-                optimizer.step()
-                step += 1
-        except KeyboardInterrupt:
-            logger.warning("Optimisation interrupted after %d steps; returning the history.", step)
-        finally:
-            self.cleanup()
-            close = getattr(stop_criteria, "close", None)
-            if callable(close):
-                close()
+        checked = 0  # history entries already checked for NaN/inf
+        params = list(self.parameters())
+        original_transform = self.transform
+        with ExitStack() as stack:
+            stack.callback(self._end_run, original_transform, stop_criteria)
+            if fast.freeze_model:
+                stack.enter_context(frozen_parameters(self.model, keep=params))
+            if fast.channels_last:
+                stack.enter_context(channels_last_parameters(self.model))
+            graph = fast.cuda_graph and self._prepare_graph(fast, optimizer)
+            if optimizer is None:
+                optimizer = torch.optim.Adam(params, lr=lr, capturable=graph)
+            self._fast = fast
+            self.hooks = ModuleOutputsHook(self.targets, stop_when_ready=self.stop_early)
+            # Idle between passes: stop criteria may call the hooked image or layers freely.
+            self.hooks.enabled = False
+            # On CPU the check is free: do it before each update, so that the input keeps its
+            # last finite state. Elsewhere it waits for the device, so it runs every few steps.
+            check_inline = fast.check_finite_every == 1 and not graph
+            step_fn = self._step_function(
+                fast, graph, optimizer, params, summarize, history if check_inline else None
+            )
+            step = 0
+            try:
+                while stop_criteria(step, self, history, optimizer):
+                    history.append(step_fn().detach().clone())
+                    step += 1
+                    if not check_inline and step - checked >= fast.check_finite_every:
+                        checked = _check_finite(history, checked)
+            except KeyboardInterrupt:
+                logger.warning(
+                    "Optimisation interrupted after %d steps; returning the history.", step
+                )
+            if not check_inline:
+                _check_finite(history, checked)
         if not history:
             return torch.empty(0)
         return torch.stack(history)
+
+    def _step_function(
+        self,
+        fast: ResolvedFastPath,
+        graph: bool,
+        optimizer: torch.optim.Optimizer,
+        params: list[nn.Parameter],
+        summarize: Callable[[torch.Tensor], torch.Tensor],
+        check_against: list[torch.Tensor] | None,
+    ) -> Callable[[], torch.Tensor]:
+        """The callable running one step and returning its summarised value.
+
+        With ``check_against`` (the history), each value is checked before the update.
+        """
+        scale = fast.loss_scale
+
+        def body() -> torch.Tensor:
+            value = summarize(self.loss())
+            if check_against is not None:
+                _check_finite([value.detach()], 0, first_step=len(check_against))
+            (value * scale if scale != 1.0 else value).backward()
+            if scale != 1.0:
+                for param in params:
+                    if param.grad is not None:
+                        param.grad.div_(scale)
+            optimizer.step()
+            return value
+
+        def eager_step() -> torch.Tensor:
+            optimizer.zero_grad()
+            return body()
+
+        if not graph:
+            return eager_step
+        return GraphedStep(
+            eager_step,
+            body,
+            lambda: optimizer.zero_grad(set_to_none=True),
+            warmup=max(1, fast.warmup_steps),
+            fall_back=not fast.cuda_graph_explicit,
+        )
+
+    def _prepare_graph(
+        self, fast: ResolvedFastPath, optimizer: torch.optim.Optimizer | None
+    ) -> bool:
+        """Make the step graph-safe if possible (fusing the transforms); True when it is."""
+        if fast.fuse_transforms:
+            self.transform = _fused(self.transform).to(fast.device)
+        problems = [
+            f"{name} (draws its randomness on the host)"
+            for name in graph_unsafe_modules(self.transform, self.input_param)
+        ]
+        if optimizer is not None and not optimizer.defaults.get("capturable", False):
+            problems.append(
+                f"the optimizer {type(optimizer).__name__} is not capturable (build it with "
+                "capturable=True)"
+            )
+        if not problems:
+            return True
+        message = "The step cannot be replayed as a CUDA graph: " + "; ".join(problems) + "."
+        if fast.cuda_graph_explicit:
+            raise ValueError(
+                message + " Use FusedTransformationRobustness (or mark a module that draws on "
+                "the device with graph_safe = True), or FastPath(cuda_graph=False)."
+            )
+        logger.info("%s Running the steps eagerly.", message)
+        return False
+
+    def _end_run(self, transform: nn.Module, stop_criteria: StopCriteria) -> None:
+        self.cleanup()
+        self._fast = None
+        self.transform = transform
+        close = getattr(stop_criteria, "close", None)
+        if callable(close):
+            close()
 
     def cleanup(self) -> None:
         """Remove the hooks, if any are registered (safe to call at any time)."""
         if self.hooks is not None:
             self.hooks.remove_hooks()
             self.hooks = None
+
+
+def _to_float32(output: object) -> object:
+    if isinstance(output, torch.Tensor) and output.dtype in (torch.float16, torch.bfloat16):
+        return output.float()
+    return output
+
+
+def _fused(transform: nn.Module) -> nn.Module:
+    """``transform`` with each TransformationRobustness replaced by its fused equivalent."""
+    from optim.transforms import FusedTransformationRobustness, TransformationRobustness
+
+    def convert(module: nn.Module) -> nn.Module:
+        if isinstance(module, TransformationRobustness):
+            try:
+                return FusedTransformationRobustness.from_stack(module)
+            except ValueError as exc:
+                logger.info("Keeping %s unfused: %s", type(module).__name__, exc)
+        return module
+
+    if isinstance(transform, nn.Sequential):
+        converted = [convert(m) for m in transform]
+        if any(new is not old for new, old in zip(converted, transform, strict=True)):
+            return nn.Sequential(*converted)
+        return transform
+    return convert(transform)
+
+
+def _check_finite(history: list[torch.Tensor], start: int, first_step: int | None = None) -> int:
+    """Raise if an entry of ``history[start:]`` is not finite; returns ``len(history)``.
+
+    One host synchronisation for the whole window; the error names the first bad step.
+    """
+    window = history[start:]
+    if not window:
+        return len(history)
+    finite = torch.stack([torch.isfinite(v).all() for v in window])
+    if not bool(finite.all()):
+        bad = int((~finite).nonzero()[0, 0])
+        step = (first_step if first_step is not None else start) + bad
+        raise RuntimeError(
+            f"The objective is not finite at step {step} (value {window[bad].tolist()}). "
+            "Lower the learning rate, or check the objective for divisions by zero "
+            "and for a model producing NaN."
+        )
+    return len(history)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,13 +15,17 @@ the history of summarised losses and the optimizer; the loop continues while it 
 An optional ``close()`` method is called when the loop ends for any reason."""
 
 
+POSTFIX_INTERVAL_S = 0.5
+
+
 class NSteps:
     """Keep going for ``n`` steps, optionally with a tqdm bar showing the current loss.
 
     Built by :func:`n_steps`. Its own bar is created at the first call and closed when the
     loop finishes, fails or is interrupted (``InputOptimization.optimize`` calls ``close``).
     A ``progress`` bar passed in instead is only advanced, never closed, so several runs
-    (the batches of a layer render) can share one.
+    (the batches of a layer render) can share one. The loss shown is read at most every
+    ``POSTFIX_INTERVAL_S`` seconds: reading it waits for a GPU to finish the step.
 
     Example:
         >>> stop = NSteps(2, show_progress=False)
@@ -36,6 +41,7 @@ class NSteps:
         self._shared = progress
         self._bar: tqdm | None = progress
         self._done = 0  # steps already counted on the bar
+        self._postfix_at = float("-inf")  # time.monotonic() of the last loss shown
 
     def __call__(
         self,
@@ -51,9 +57,11 @@ class NSteps:
             elif step > self._done:
                 self._bar.update(step - self._done)
                 self._done = step
-            if history:
+            now = time.monotonic()
+            if history and (now - self._postfix_at >= POSTFIX_INTERVAL_S or step >= self.n):
                 # The summarised value that is minimised: -objective with the default summary.
                 self._bar.set_postfix(loss=f"{float(history[-1].mean()):.4g}", refresh=False)
+                self._postfix_at = now
         keep_going = step < self.n
         if not keep_going:
             self.close()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optim.optimization.fast_path import FastPath
 from optim.rendering.objective import unit_objective
 from optim.rendering.parse_target import parse_target
 from optim.rendering.pipeline import build_image, build_transforms, describe
@@ -50,6 +51,7 @@ def render(
     transforms: str | nn.Module | None = "transformation_robustness",
     device: str | torch.device | None = None,
     show_progress: bool = True,
+    fast_path: FastPath | None = None,
 ) -> RenderResult:
     """Render the input that maximises ``target`` of ``model``.
 
@@ -69,6 +71,9 @@ def render(
         transforms: a registered transform name, ``"none"``/``None``, or any ``nn.Module``.
         device: where to render; default the model's device (the model is never moved).
         show_progress: show a tqdm progress bar.
+        fast_path: the GPU switches (:class:`~optim.optimization.FastPath`: channels_last,
+            bf16/fp16 autocast, CUDA graph); default ``FastPath()``, which on CPU renders
+            exactly like the plain loop.
 
     Returns:
         A :class:`RenderResult` with the images, the objective per step, the final objective,
@@ -100,7 +105,14 @@ def render(
         started = time.perf_counter()
         try:
             summarized = optimize(
-                model, objective, image, transform, steps=steps, lr=lr, progress=progress
+                model,
+                objective,
+                image,
+                transform,
+                steps=steps,
+                lr=lr,
+                progress=progress,
+                fast_path=fast_path,
             )
         finally:
             progress.close()
@@ -121,6 +133,7 @@ def render(
         "transforms": describe(transforms),
         "transforms_keep_size": keep_size,
         "device": str(render_device),
+        "fast_path": (fast_path or FastPath()).describe(),
         "final_objective_on": "final image" if final is not None else "last step",
     }
     return RenderResult(

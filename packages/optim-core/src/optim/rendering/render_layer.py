@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optim.optimization.fast_path import FastPath
 from optim.rendering.objective import layer_channel_count, objective_for
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, describe
@@ -97,6 +98,7 @@ def render_layer(
     objective: str | None = None,
     device: str | torch.device | None = None,
     show_progress: bool = True,
+    fast_path: FastPath | None = None,
 ) -> LayerRenderResult:
     """Render every channel of ``layer`` (or the listed ones), ``batch_size`` channels at a time.
 
@@ -116,6 +118,9 @@ def render_layer(
             default ``"channel_activation"``.
         device: where to render; default the model's device.
         show_progress: show one tqdm progress bar over all batches.
+        fast_path: the GPU switches (:class:`~optim.optimization.FastPath`: channels_last,
+            bf16/fp16 autocast, CUDA graph); default ``FastPath()``, which on CPU renders
+            exactly like the plain loop.
 
     Returns:
         A :class:`LayerRenderResult`: one image, one objective history and one final objective
@@ -191,6 +196,7 @@ def render_layer(
                     lr=lr,
                     progress=progress,
                     summarize=summarize,
+                    fast_path=fast_path,
                 )
                 with torch.no_grad():
                     final_images = image().detach()
@@ -213,6 +219,7 @@ def render_layer(
         "transforms": describe(transforms),
         "objective": objective or "channel_activation",
         "device": str(render_device),
+        "fast_path": (fast_path or FastPath()).describe(),
     }
     return LayerRenderResult(
         layer=layer,

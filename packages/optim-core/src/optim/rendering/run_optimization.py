@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from optim.optimization import FastPath
 
 __all__ = ["evaluate_objective", "optimize"]
 
@@ -22,6 +25,7 @@ def optimize(
     lr: float,
     progress: tqdm | None = None,
     summarize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    fast_path: FastPath | None = None,
 ) -> torch.Tensor:
     """Optimise ``image`` for ``steps`` Adam steps; returns the summarised value per step.
 
@@ -38,6 +42,7 @@ def optimize(
             stop_criteria=NSteps(steps, show_progress=False, progress=progress),
             loss_summarize_fn=summarize,
             lr=lr,
+            fast_path=fast_path,
         )
     return torch.as_tensor(history).detach().cpu().as_subclass(torch.Tensor)
 

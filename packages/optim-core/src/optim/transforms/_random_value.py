@@ -17,6 +17,7 @@ class RandomValueTransform(nn.Module):
     """
 
     values: list[float]
+    graph_safe = False  # draws in Python: a replayed CUDA graph would freeze the value
 
     def __init__(self, values: object, name: str, generator: torch.Generator | None) -> None:
         super().__init__()

@@ -41,6 +41,8 @@ class BlendAlpha(nn.Module):
             )
         self.background = background
         self.generator = generator
+        # A CPU generator's noise would be frozen in a replayed CUDA graph; rand_like is not.
+        self.graph_safe = generator is None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_rgba(x, "BlendAlpha")

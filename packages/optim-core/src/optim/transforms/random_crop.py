@@ -26,6 +26,8 @@ class RandomCrop(nn.Module):
         torch.Size([1, 3, 4, 4])
     """
 
+    graph_safe = False  # shifts drawn on the CPU (see optim.optimization.FastPath)
+
     def __init__(
         self, crop_size: int | Sequence[int], generator: torch.Generator | None = None
     ) -> None:

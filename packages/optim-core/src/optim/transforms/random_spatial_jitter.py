@@ -25,6 +25,8 @@ class RandomSpatialJitter(nn.Module):
         torch.Size([2, 3, 16, 16])
     """
 
+    graph_safe = False  # offsets drawn on the CPU (see optim.optimization.FastPath)
+
     def __init__(self, translate: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if isinstance(translate, bool) or not isinstance(translate, int) or translate < 0:

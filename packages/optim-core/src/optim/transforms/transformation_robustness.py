@@ -55,6 +55,7 @@ class TransformationRobustness(nn.Module):
     """
 
     __constants__ = ["crop_or_pad_output"]
+    graph_safe = False  # see FusedTransformationRobustness for the CUDA-graph version
 
     def __init__(
         self,

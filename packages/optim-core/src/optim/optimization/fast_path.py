@@ -1,0 +1,230 @@
+"""FastPath: the switches that make an optimisation step fast on a GPU.
+
+Every switch defaults to ``None`` ("auto"): on for a CUDA device where it cannot change what
+is being optimised, off elsewhere, so on CPU a render is exactly the plain loop. Precision
+(``autocast``) changes numbers slightly and is therefore never switched on automatically.
+
+Example:
+    >>> import torch
+    >>> FastPath().resolve(torch.device("cpu")).cuda_graph
+    False
+    >>> FastPath(autocast="bf16").resolve(torch.device("cpu")).autocast_dtype
+    torch.bfloat16
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["FastPath", "ResolvedFastPath", "graph_unsafe_modules"]
+
+_AUTOCAST_NAMES: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "float32": None,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
+
+# Loss scale for float16 autocast: the gradient of a mean over a 64x28x28 activation is
+# ~2e-5, below float16's smallest normal number; the input gradients are unscaled again
+# before the optimizer sees them.
+FP16_LOSS_SCALE = 2.0**12
+
+
+@dataclass(frozen=True)
+class ResolvedFastPath:
+    """The concrete settings of a :class:`FastPath` on one device."""
+
+    device: torch.device
+    channels_last: bool
+    autocast_dtype: torch.dtype | None
+    cuda_graph: bool
+    cuda_graph_explicit: bool  # asked for by the user: failures raise instead of falling back
+    fuse_transforms: bool
+    freeze_model: bool
+    check_finite_every: int
+    warmup_steps: int
+
+    @property
+    def loss_scale(self) -> float:
+        """The factor the loss is multiplied by before ``backward`` (fp16 only)."""
+        return FP16_LOSS_SCALE if self.autocast_dtype == torch.float16 else 1.0
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """How :meth:`InputOptimization.optimize` runs each step.
+
+    Args:
+        channels_last: run the model in ``torch.channels_last`` memory format (faster
+            convolutions on tensor cores). Auto: on for CUDA. The model's parameters are
+            converted for the run and restored afterwards.
+        autocast: ``"bf16"`` or ``"fp16"`` runs the model under ``torch.autocast``; the
+            image parameterization, the transforms (and their randomness) and the objective
+            stay float32 (captured activations are cast back to float32). ``None``/``"fp32"``:
+            no autocast. float16 uses a fixed loss scale of 2**12.
+        cuda_graph: capture the whole step (image, transforms, forward to the last target,
+            objective, backward, optimizer update) as a CUDA graph after a few eager warm-up
+            steps and replay it, removing Python and kernel-launch overhead. Needs a CUDA
+            device, a ``capturable`` optimizer (the default Adam is built that way) and
+            transforms whose randomness is drawn on the device (see
+            :func:`graph_unsafe_modules`). Auto: on for CUDA when those hold, otherwise off
+            with a log message; ``True`` raises instead.
+        fuse_transforms: with a CUDA graph, replace a ``TransformationRobustness`` by the
+            equivalent :class:`~optim.transforms.FusedTransformationRobustness` (one affine
+            warp, parameters drawn on the device, fixed output size). Auto: on when the CUDA
+            graph is; the augmentation is statistically the same, not bitwise the same.
+        freeze_model: do not compute gradients for the model's own parameters during the
+            run (they are not optimised; their ``requires_grad`` is restored afterwards).
+        check_finite_every: check the objective for NaN/inf every this many steps (each
+            check waits for the GPU). Auto: every step on CPU, every 32 steps on a GPU; the
+            error names the first bad step either way.
+        warmup_steps: eager steps before a CUDA graph is captured (they are real steps).
+
+    Example:
+        >>> FastPath.off().resolve(torch.device("cpu")).freeze_model
+        False
+    """
+
+    channels_last: bool | None = None
+    autocast: str | torch.dtype | None = None
+    cuda_graph: bool | None = None
+    fuse_transforms: bool | None = None
+    freeze_model: bool = True
+    check_finite_every: int | None = None
+    warmup_steps: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("channels_last", "cuda_graph", "fuse_transforms"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(
+                    f"FastPath.{name} must be True, False or None (auto), got {value!r}."
+                )
+        if not isinstance(self.freeze_model, bool):
+            raise TypeError(f"FastPath.freeze_model must be a bool, got {self.freeze_model!r}.")
+        _autocast_dtype(self.autocast)  # validates
+        for name in ("check_finite_every", "warmup_steps"):
+            value = getattr(self, name)
+            if value is None and name == "check_finite_every":
+                continue
+            minimum = 1 if name == "check_finite_every" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"FastPath.{name} must be an int >= {minimum}, got {value!r}.")
+
+    @classmethod
+    def off(cls) -> FastPath:
+        """The plain loop on every device: no switch on, model gradients computed as usual."""
+        return cls(channels_last=False, cuda_graph=False, fuse_transforms=False, freeze_model=False)
+
+    def describe(self) -> dict[str, object]:
+        """The settings as JSON-able values (for manifests); ``None`` means auto.
+
+        Example:
+            >>> FastPath(autocast=torch.bfloat16).describe()["autocast"]
+            'bf16'
+        """
+        dtype = _autocast_dtype(self.autocast)
+        return {
+            "channels_last": self.channels_last,
+            "autocast": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"),
+            "cuda_graph": self.cuda_graph,
+            "fuse_transforms": self.fuse_transforms,
+            "freeze_model": self.freeze_model,
+            "check_finite_every": self.check_finite_every,
+            "warmup_steps": self.warmup_steps,
+        }
+
+    @classmethod
+    def from_description(cls, description: dict[str, object] | None) -> FastPath:
+        """Rebuild a FastPath from :meth:`describe` (``None``: the default one).
+
+        Example:
+            >>> FastPath.from_description(FastPath(autocast="fp16").describe()).autocast
+            'fp16'
+        """
+        if description is None:
+            return cls()
+        unknown = sorted(set(description) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(
+                f"Unknown FastPath settings {unknown}; known: {sorted(cls.__dataclass_fields__)}."
+            )
+        return cls(**description)  # type: ignore[arg-type]
+
+    def resolve(self, device: torch.device | None) -> ResolvedFastPath:
+        """Decide every "auto" switch for ``device`` (``None`` means CPU).
+
+        Raises:
+            ValueError: ``cuda_graph=True`` on a device that is not CUDA.
+        """
+        device = torch.device("cpu") if device is None else torch.device(device)
+        cuda = device.type == "cuda"
+        if self.cuda_graph and not cuda:
+            raise ValueError(
+                f"FastPath(cuda_graph=True) needs the model on a CUDA device, but it is on "
+                f"{device}. Move the model with model.cuda(), or leave cuda_graph=None."
+            )
+        graph = cuda if self.cuda_graph is None else self.cuda_graph
+        return ResolvedFastPath(
+            device=device,
+            channels_last=cuda if self.channels_last is None else self.channels_last,
+            autocast_dtype=_autocast_dtype(self.autocast),
+            cuda_graph=graph,
+            cuda_graph_explicit=bool(self.cuda_graph),
+            fuse_transforms=graph if self.fuse_transforms is None else self.fuse_transforms,
+            freeze_model=self.freeze_model,
+            check_finite_every=(
+                self.check_finite_every
+                if self.check_finite_every is not None
+                else (32 if cuda else 1)
+            ),
+            warmup_steps=self.warmup_steps,
+        )
+
+
+def _autocast_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
+    if value is None or value in (torch.bfloat16, torch.float16):
+        return value  # type: ignore[return-value]
+    if value == torch.float32:
+        return None
+    if isinstance(value, str) and value.lower() in _AUTOCAST_NAMES:
+        return _AUTOCAST_NAMES[value.lower()]
+    raise ValueError(
+        f"FastPath.autocast must be None, 'fp32', 'bf16' or 'fp16' (or a torch dtype), "
+        f"got {value!r}."
+    )
+
+
+def graph_unsafe_modules(*modules: nn.Module) -> list[str]:
+    """Submodules that would not behave the same when replayed as a CUDA graph.
+
+    A replayed graph repeats every kernel with the same arguments, so randomness drawn in
+    Python or on the CPU (the eager random transforms) would be frozen at its captured value.
+    A module is trusted when its class, or the instance, sets ``graph_safe = True``, or when it
+    comes from ``torch`` or ``optim`` and does not set ``graph_safe = False``. Third-party
+    modules must opt in with ``graph_safe = True``.
+
+    Returns:
+        ``"name (ClassName)"`` for each unsafe submodule; empty when everything is safe.
+
+    Example:
+        >>> from optim.transforms import RandomSpatialJitter
+        >>> graph_unsafe_modules(nn.Sequential(nn.Identity(), RandomSpatialJitter(2)))
+        ['1 (RandomSpatialJitter)']
+    """
+    unsafe: list[str] = []
+    for root in modules:
+        for name, module in root.named_modules():
+            flag = getattr(module, "graph_safe", None)
+            if flag is True:
+                continue
+            origin = type(module).__module__.split(".")[0]
+            if flag is False or origin not in ("torch", "optim"):
+                unsafe.append(f"{name or '<root>'} ({type(module).__name__})")
+    return unsafe

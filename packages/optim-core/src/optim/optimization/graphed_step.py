@@ -1,0 +1,169 @@
+"""GraphedStep: a few eager optimisation steps, then one captured as a CUDA graph and replayed.
+
+A replay launches every kernel of the step (image, transforms, forward to the last target,
+objective, backward, optimizer update) with one call and no Python in between, which is
+what a step costs on a GPU once the model itself is fast. The pattern follows PyTorch's
+"whole network capture": warm-up steps on a side stream (they are real steps), gradients
+set to ``None`` before capture so that backward writes them into the graph's memory, and a
+``capturable`` optimizer whose state lives on the device.
+
+Example:
+    >>> step = GraphedStep(eager_step, body, zero_grad, warmup=3)  # doctest: +SKIP
+    >>> value = step()  # steps 1-3 eager, the 4th captures and replays  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
+
+import torch
+
+__all__ = ["CudaGraph", "GraphedStep", "StepGraph"]
+
+logger = logging.getLogger(__name__)
+
+
+class StepGraph(Protocol):
+    """What :class:`GraphedStep` needs from a graph (a protocol, so tests can fake it)."""
+
+    def capture(self, body: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """Record ``body`` without running it; return its (static) output tensor."""
+
+    def replay(self) -> None:
+        """Run the recorded kernels once; the static output then holds the new value."""
+
+    def side_stream(self) -> AbstractContextManager[object]:
+        """A context in which the eager warm-up steps run."""
+
+
+class CudaGraph:
+    """:class:`StepGraph` on ``torch.cuda.CUDAGraph``.
+
+    Args:
+        generators: CUDA generators other than the default one that the step draws from;
+            they are registered so that every replay draws fresh numbers.
+    """
+
+    def __init__(self, generators: Sequence[torch.Generator] = ()) -> None:
+        self.graph = torch.cuda.CUDAGraph()
+        for generator in generators:
+            self.graph.register_generator_state(generator)
+        self._stream = torch.cuda.Stream()
+
+    def capture(self, body: Callable[[], torch.Tensor]) -> torch.Tensor:
+        torch.cuda.synchronize()
+        with torch.cuda.graph(self.graph):
+            return body()
+
+    def replay(self) -> None:
+        self.graph.replay()
+
+    def side_stream(self) -> AbstractContextManager[object]:
+        return _SideStream(self._stream)
+
+
+class _SideStream:
+    def __init__(self, stream: torch.cuda.Stream) -> None:
+        self.stream = stream
+        self._context: AbstractContextManager[object] = nullcontext()
+
+    def __enter__(self) -> object:
+        self.stream.wait_stream(torch.cuda.current_stream())
+        self._context = torch.cuda.stream(self.stream)
+        return self._context.__enter__()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._context.__exit__(*exc_info)
+        torch.cuda.current_stream().wait_stream(self.stream)
+
+
+class GraphedStep:
+    """One optimisation step per call: ``warmup`` eager steps, then a captured graph replayed.
+
+    Args:
+        eager_step: a whole step (zero the gradients, then ``body``); returns the summarised
+            objective value.
+        body: the step without zeroing: objective, backward, optimizer update. It is what
+            gets captured, so it must not synchronise with the host.
+        zero_grad: sets the optimised parameters' gradients to ``None`` (before capture).
+        warmup: eager steps before the capture (at least 1: the optimizer creates its state
+            in its first step).
+        graph_factory: builds the graph (default :class:`CudaGraph`).
+        fall_back: when the capture fails, log it and keep stepping eagerly; otherwise raise.
+
+    Each call returns the value of the step it ran. After the capture that tensor is the
+    graph's static output, overwritten by the next replay: clone it to keep it.
+    """
+
+    def __init__(
+        self,
+        eager_step: Callable[[], torch.Tensor],
+        body: Callable[[], torch.Tensor],
+        zero_grad: Callable[[], None],
+        warmup: int = 3,
+        graph_factory: Callable[[], StepGraph] = CudaGraph,
+        fall_back: bool = True,
+    ) -> None:
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
+            raise ValueError(f"warmup must be an int >= 1, got {warmup!r}.")
+        self.eager_step = eager_step
+        self.body = body
+        self.zero_grad = zero_grad
+        self.warmup = warmup
+        self.fall_back = fall_back
+        self.graph: StepGraph | None = None
+        self.failed: BaseException | None = None
+        self._graph_factory = graph_factory
+        self._steps = 0
+        self._static: torch.Tensor | None = None
+        self._warmup_graph: StepGraph | None = None
+
+    @property
+    def captured(self) -> bool:
+        """True once the step is being replayed from a graph."""
+        return self._static is not None
+
+    def __call__(self) -> torch.Tensor:
+        self._steps += 1
+        if self.failed is not None:
+            return self.eager_step()
+        if self._static is None and self._steps <= self.warmup:
+            if self._warmup_graph is None:
+                self._warmup_graph = self._graph_factory()
+            with self._warmup_graph.side_stream():
+                return self.eager_step()
+        if self._static is None and not self._capture():
+            return self.eager_step()
+        assert self.graph is not None and self._static is not None
+        self.graph.replay()
+        return self._static
+
+    def _capture(self) -> bool:
+        graph = self._warmup_graph or self._graph_factory()
+        self.zero_grad()
+        try:
+            static = graph.capture(self.body)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if not self.fall_back:
+                raise RuntimeError(
+                    f"Capturing the optimisation step as a CUDA graph failed: {exc}. Something "
+                    "in the step synchronises with the host (.item(), bool(tensor), a CPU "
+                    "tensor moved to the GPU, data-dependent shapes); remove it or run with "
+                    "FastPath(cuda_graph=False)."
+                ) from exc
+            logger.warning(
+                "Capturing the optimisation step as a CUDA graph failed (%s); continuing "
+                "without it. Pass FastPath(cuda_graph=False) to skip the attempt.",
+                exc,
+            )
+            self.failed = exc
+            return False
+        if not isinstance(static, torch.Tensor):
+            raise TypeError(f"The captured step must return a tensor, got {type(static).__name__}.")
+        self.graph, self._static = graph, static
+        return True
