@@ -452,3 +452,58 @@ def test_progress_postfix_reads_the_loss_at_most_twice_a_second():
         stop.close()
     # The first read and the last step's; the loop takes far less than POSTFIX_INTERVAL_S.
     assert 2 <= _CountingValue.reads <= 3
+
+
+# --- on a GPU ------------------------------------------------------------------------------------
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_default_captures_the_step_and_improves_the_objective(monkeypatch):
+    import optim.optimization.input_optimization as io
+
+    steps_made: list[GraphedStep] = []
+
+    def spy(*args, **kwargs):
+        steps_made.append(GraphedStep(*args, **kwargs))
+        return steps_made[-1]
+
+    monkeypatch.setattr(io, "GraphedStep", spy)
+    model = _model().cuda()
+    torch.manual_seed(1)
+    image = opt.images.NaturalImage((64, 64), batch=4).cuda()
+    stack = opt.transforms.TransformationRobustness()
+    run = opt.InputOptimization(model, opt.loss.ChannelActivation("4", 3), image, stack)
+    history = run.optimize(n_steps(40, show_progress=False), lr=0.05)
+    assert steps_made and steps_made[0].captured and steps_made[0].failed is None
+    assert history.shape == (40,) and len(set(history.tolist())) > 30
+    assert history[-5:].mean() < history[:5].mean()
+    assert run.transform is stack
+    assert sum(len(m._forward_hooks) for m in model.modules()) == 0
+    assert all(p.is_contiguous() and p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_graph_with_bf16_and_fp16_runs():
+    for precision in ("bf16", "fp16"):
+        history, image, _ = _render(
+            FastPath(autocast=precision, cuda_graph=True),
+            steps=12,
+            model=_model().cuda(),
+            transform=opt.transforms.FusedTransformationRobustness().cuda(),
+        )
+        assert torch.isfinite(history).all() and torch.isfinite(image).all()
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_explicit_cuda_graph_refuses_an_eager_random_transform_on_cuda():
+    with pytest.raises(ValueError, match="cannot be replayed as a CUDA graph"):
+        _render(
+            FastPath(cuda_graph=True, fuse_transforms=False),
+            steps=2,
+            model=_model().cuda(),
+        )
