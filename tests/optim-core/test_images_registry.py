@@ -35,7 +35,7 @@ TRANSFORM_MODULES = sorted(
 
 
 def test_transform_modules_found():
-    assert len(TRANSFORM_MODULES) == 14
+    assert len(TRANSFORM_MODULES) == 15
 
 
 @pytest.mark.parametrize("name", TRANSFORM_MODULES)

@@ -37,6 +37,10 @@ TRANSFORMS = {
         "optim.transforms:TransformationRobustness",
         "Lucid-style pad/jitter/scale/rotate/jitter stack",
     ),
+    "fused_transformation_robustness": (
+        "optim.transforms:FusedTransformationRobustness",
+        "The same stack as one affine warp: fixed size, CUDA-graph safe",
+    ),
 }
 
 OBJECTIVES = {

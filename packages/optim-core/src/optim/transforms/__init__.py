@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from optim.transforms.alpha import BlendAlpha, IgnoreAlpha
 from optim.transforms.center_crop import CenterCrop, center_crop
+from optim.transforms.fused_transformation_robustness import (
+    AffineParameters,
+    FusedTransformationRobustness,
+)
 from optim.transforms.gaussian_smoothing import GaussianSmoothing
 from optim.transforms.nchannels_to_rgb import NChannelsToRGB
 from optim.transforms.random_crop import RandomCrop
@@ -24,8 +28,10 @@ from optim.transforms.to_rgb import ToRGB
 from optim.transforms.transformation_robustness import TransformationRobustness
 
 __all__ = [
+    "AffineParameters",
     "BlendAlpha",
     "CenterCrop",
+    "FusedTransformationRobustness",
     "GaussianSmoothing",
     "IgnoreAlpha",
     "NChannelsToRGB",
