@@ -10,6 +10,7 @@ from torch import nn
 from optim.model_utils import Conv2dSame
 from optim.models.inception_module import AuxBranch, InceptionModule
 from optim.models.layer_options import activation_and_pool
+from optim.models.local_response_norm import LocalResponseNorm
 
 __all__ = ["GoogLeNetConfig", "GoogLeNetBase"]
 
@@ -56,12 +57,12 @@ class GoogLeNetBase(nn.Module):
             self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)
         self.conv1_relu = activ()
         self.pool1 = pool(kernel_size=3, stride=2, padding=0, ceil_mode=True)
-        self.local_response_norm1 = nn.LocalResponseNorm(*config.lrn)
+        self.local_response_norm1 = LocalResponseNorm(*config.lrn)
         self.conv2 = nn.Conv2d(64, 64, kernel_size=1)
         self.conv2_relu = activ()
         self.conv3 = Conv2dSame(64, 192, kernel_size=3)
         self.conv3_relu = activ()
-        self.local_response_norm2 = nn.LocalResponseNorm(*config.lrn)
+        self.local_response_norm2 = LocalResponseNorm(*config.lrn)
         self.pool2 = pool(kernel_size=3, stride=2, padding=0, ceil_mode=True)
 
         self.mixed3a = InceptionModule(*m["3a"], activ, pool)
