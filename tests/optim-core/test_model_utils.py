@@ -132,6 +132,25 @@ def test_redirected_relu_passes_gradient_through_when_relu_gradient_is_all_zero(
     assert x.grad.tolist() == grad_out.tolist()
 
 
+def test_redirected_relu_backward_never_syncs_with_the_host(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("RedirectedReLU's backward read a tensor on the host")
+
+    x_alive = torch.tensor([-1.0, 2.0], requires_grad=True)
+    x_dead = torch.tensor([-1.0, -2.0], requires_grad=True)
+    # Positive input but zero gradient there: the ReLU gradient is all zero, so it redirects.
+    x_zero = torch.tensor([-1.0, 2.0], requires_grad=True)
+    outputs = [RedirectedReLU.apply(x) for x in (x_alive, x_dead, x_zero)]
+    grads = [torch.tensor([3.0, 5.0]), torch.tensor([3.0, 5.0]), torch.tensor([3.0, 0.0])]
+    for name in ("__bool__", "item", "tolist", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    torch.autograd.backward(outputs, grads)
+    monkeypatch.undo()
+    assert x_alive.grad.tolist() == [0.0, 5.0]
+    assert x_dead.grad.tolist() == [3.0, 5.0]
+    assert x_zero.grad.tolist() == [3.0, 0.0]
+
+
 def test_redirected_relu_layer_replaces_inplace_relu_with_transfer_vars():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True))
     replace_layers(model, nn.ReLU, RedirectedReluLayer, transfer_vars=True)

@@ -20,7 +20,8 @@ class RedirectedReLU(torch.autograd.Function):
 
     The backward pass masks ``grad_output`` where the input is negative (as ReLU does). If
     the masked gradient is all zeros, ``grad_output`` is passed through unchanged instead,
-    so that optimisation can leave a region where the target is dead.
+    so that optimisation can leave a region where the target is dead. The choice is made on
+    the tensor's device (no host synchronisation).
 
     Example:
         >>> x = torch.tensor([-1.0, -2.0], requires_grad=True)
@@ -38,9 +39,9 @@ class RedirectedReLU(torch.autograd.Function):
     def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         (input,) = ctx.saved_tensors
         relu_grad = grad_output.masked_fill(input < 0, 0)
-        if not bool(relu_grad.any()):
-            return grad_output.clone()
-        return relu_grad
+        # Chosen on the device: a Python ``if`` would wait for the GPU at every ReLU and
+        # step, and could not be captured in a CUDA graph.
+        return torch.where(relu_grad.any(), relu_grad, grad_output)
 
 
 class RedirectedReluLayer(nn.Module):
