@@ -207,7 +207,7 @@ class CLIP_ResNet50x4Image(nn.Module):
         """``(x - CLIP mean) / CLIP std`` for RGB in [0, 1] (with ``transform_input``)."""
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__)
+        x = check_image_input(x, type(self).__name__, model=self)
         return (x - self.input_mean) / self.input_std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -245,7 +245,7 @@ class EfficientNetLite(nn.Module):
         """``(x - 0.5) / 0.5`` for RGB in [0, 1] (with ``transform_input``)."""
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        return (check_image_input(x, type(self).__name__) - 0.5) / 0.5
+        return (check_image_input(x, type(self).__name__, model=self) - 0.5) / 0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._stem_relu(self._bn0(self._conv_stem(self.transform(x))))

@@ -89,7 +89,7 @@ class InceptionV1(GoogLeNetBase):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__)
+        x = check_image_input(x, type(self).__name__, model=self)
         x = x * 255 - 117
         return x[:, [2, 1, 0]] if self.bgr_transform else x
 

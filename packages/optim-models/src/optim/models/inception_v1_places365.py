@@ -86,7 +86,7 @@ class InceptionV1Places365(GoogLeNetBase):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__)
+        x = check_image_input(x, type(self).__name__, model=self)
         x = x * 255 - self.input_mean
         return x[:, [2, 1, 0]]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import torch
 from torch import nn
@@ -13,6 +14,8 @@ __all__ = ["activation_and_pool", "check_image_input"]
 
 
 _RANGE_TOLERANCE = 1e-3
+# Models whose input range was checked already (off the CPU the check runs once per model).
+_RANGE_CHECKED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 
 
 def activation_and_pool(
@@ -35,8 +38,22 @@ def activation_and_pool(
     return nn.ReLU, nn.MaxPool2d
 
 
-def check_image_input(x: torch.Tensor, model_name: str, warn_range: bool = True) -> torch.Tensor:
+def check_image_input(
+    x: torch.Tensor, model_name: str, warn_range: bool = True, *, model: nn.Module | None = None
+) -> torch.Tensor:
     """Validate an image input (CHW is unsqueezed to 1CHW) and warn when it leaves [0, 1].
+
+    The range check reads the input's minimum and maximum back to the host. On the CPU that
+    is cheap and happens on every call. On other devices it is a host synchronisation, so it
+    is skipped while a CUDA stream is capturing a graph, and with ``model`` given it runs only
+    on the first call for that model instance (a render feeds every step the same kind of
+    image); without ``model`` it runs on every call outside a capture.
+
+    Args:
+        x: the image batch.
+        model_name: named in the error and warning messages.
+        warn_range: check the range at all.
+        model: the model the input is for (keys the once-per-model rule off the CPU).
 
     Example:
         >>> check_image_input(torch.zeros(3, 4, 4), "Model").shape
@@ -51,8 +68,15 @@ def check_image_input(x: torch.Tensor, model_name: str, warn_range: bool = True)
             f"{model_name} expects RGB images shaped (N, 3, H, W) or (3, H, W), got "
             f"{tuple(x.shape)}"
         )
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module or None, got {type(model).__name__}")
     if not warn_range or x.device.type == "meta" or torch.jit.is_scripting():
         return x
+    if _reading_back_syncs(x):
+        if _capturing_cuda_graph() or (model is not None and model in _RANGE_CHECKED):
+            return x
+        if model is not None:
+            _RANGE_CHECKED.add(model)
     low, high = (v.item() for v in torch.aminmax(x.detach()))
     # A little float overshoot (e.g. after antialiased resizing) is not worth a warning.
     if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
@@ -63,3 +87,13 @@ def check_image_input(x: torch.Tensor, model_name: str, warn_range: bool = True)
             stacklevel=3,
         )
     return x
+
+
+def _reading_back_syncs(x: torch.Tensor) -> bool:
+    """Whether reading ``x``'s values on the host waits for an asynchronous device."""
+    return x.device.type != "cpu"
+
+
+def _capturing_cuda_graph() -> bool:
+    """Whether the current CUDA stream is capturing a graph (never without CUDA in use)."""
+    return torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()

@@ -120,7 +120,7 @@ class VGG(nn.Module):
         """``x * 255`` (with ``scale_input``) minus the Caffe mean, then RGB -> BGR."""
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__, warn_range=self.scale_input)
+        x = check_image_input(x, type(self).__name__, warn_range=self.scale_input, model=self)
         if self.scale_input:
             x = x * 255
         return (x - self.input_mean)[:, [2, 1, 0]]
