@@ -44,19 +44,27 @@ def lrn_band(
 class _LocalResponseNorm(torch.autograd.Function):
     """``x * (bias + conv(x * x, weight)) ** -beta`` with a backward of four elementwise kernels.
 
+    ``weight_t`` is ``weight`` with its two channel axes swapped: the backward convolves with
+    it (a plain convolution is faster than ``conv_transpose2d`` on the CPU).
+
     ``scale`` and ``base`` are returned as outputs (not only saved) so that double backward
     differentiates through them too; their own gradients are ``None`` in a plain backward.
     """
 
     @staticmethod
     def forward(
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, beta: float
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        weight_t: torch.Tensor,
+        bias: torch.Tensor,
+        beta: float,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         base = F.conv2d(x * x, weight, bias)
         scale = base.rsqrt() if beta == 0.5 else base.pow(-beta)
         ctx.beta = beta
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(x, weight, scale, base)
+        ctx.save_for_backward(x, weight_t, scale, base)
         return x * scale, scale, base
 
     @staticmethod
@@ -65,8 +73,8 @@ class _LocalResponseNorm(torch.autograd.Function):
         grad_out: torch.Tensor | None,
         grad_scale: torch.Tensor | None,
         grad_base: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, None, None, None]:
-        x, weight, scale, base = ctx.saved_tensors
+    ) -> tuple[torch.Tensor | None, None, None, None, None]:
+        x, weight_t, scale, base = ctx.saved_tensors
         beta = ctx.beta
         if grad_out is None:
             grad_out = torch.zeros_like(x)
@@ -80,8 +88,8 @@ class _LocalResponseNorm(torch.autograd.Function):
         if grad_base is not None:
             d_base = d_base * -beta + grad_base
             value = 2.0
-        grad_x = torch.addcmul(grad_in, x, F.conv_transpose2d(d_base, weight), value=value)
-        return grad_x, None, None, None
+        grad_x = torch.addcmul(grad_in, x, F.conv2d(d_base, weight_t), value=value)
+        return grad_x, None, None, None, None
 
 
 class LocalResponseNorm(nn.LocalResponseNorm):
@@ -114,10 +122,10 @@ class LocalResponseNorm(nn.LocalResponseNorm):
             if not isinstance(value, Real) or isinstance(value, bool):
                 raise TypeError(f"LocalResponseNorm {name} must be a number, got {value!r}")
         super().__init__(size, alpha, beta, k)
-        # (channels, device, dtype, size, alpha, k) -> (conv weight, conv bias)
-        self._window: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        # (channels, device, dtype, size, alpha, k) -> (weight, transposed weight, bias)
+        self._window: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
-    def _window_conv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _window_conv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         channels = x.shape[1]
         # The hyper-parameters are in the key so that editing them after a call stays correct.
         key = (channels, x.device, x.dtype, self.size, self.alpha, self.k)
@@ -126,7 +134,9 @@ class LocalResponseNorm(nn.LocalResponseNorm):
             band = lrn_band(channels, self.size, x.device, x.dtype)
             weight = (band * (self.alpha / self.size))[:, :, None, None]
             bias = torch.full((channels,), float(self.k), device=x.device, dtype=x.dtype)
-            cached = self._window[key] = (weight, bias)
+            # Odd windows are symmetric; even ones reach one channel further back than ahead.
+            weight_t = weight if self.size % 2 else weight.transpose(0, 1).contiguous()
+            cached = self._window[key] = (weight, weight_t, bias)
         return cached
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -134,5 +144,5 @@ class LocalResponseNorm(nn.LocalResponseNorm):
             raise TypeError(f"LocalResponseNorm expects a tensor, got {type(input).__name__}")
         if input.dim() != 4 or not input.is_floating_point():
             return super().forward(input)
-        weight, bias = self._window_conv(input)
-        return _LocalResponseNorm.apply(input, weight, bias, float(self.beta))[0]
+        weight, weight_t, bias = self._window_conv(input)
+        return _LocalResponseNorm.apply(input, weight, weight_t, bias, float(self.beta))[0]
