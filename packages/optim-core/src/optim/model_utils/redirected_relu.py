@@ -38,9 +38,9 @@ class RedirectedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         (input,) = ctx.saved_tensors
-        relu_grad = grad_output.masked_fill(input < 0, 0)
-        # Chosen on the device: a Python ``if`` would wait for the GPU at every ReLU and
-        # step, and could not be captured in a CUDA graph.
+        relu_grad = torch.where(input < 0, 0, grad_output)  # masked_fill would copy, then fill
+        # Decided on the device: a Python ``if`` would wait for the GPU at every ReLU and step
+        # and could not be captured in a CUDA graph.
         return torch.where(relu_grad.any(), relu_grad, grad_output)
 
 
