@@ -112,6 +112,23 @@ def test_bfloat16_autocast_is_close_to_float32():
         torch.testing.assert_close(out.float(), reference, rtol=2e-2, atol=2e-2)
 
 
+@pytest.mark.parametrize("params", [INCEPTION5H_LRN, PLACES365_LRN])
+def test_float32_scale_from_cuda_autocast_policy_with_a_low_precision_band(params, monkeypatch):
+    # CUDA autocast runs rsqrt and pow in float32 while the band convolution stays in the
+    # input's low precision; the backward then mixes dtypes. Simulated here on the CPU.
+    torch.manual_seed(0)
+    x = (torch.rand(2, 16, 5, 5) * 100).bfloat16()
+    grad = torch.randn(2, 16, 5, 5)
+    ref_out, ref_grad = _output_and_input_grad(nn.LocalResponseNorm(*params), x.float(), grad)
+    for name in ("rsqrt", "pow"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda t, *a, _f=original: _f(t.float(), *a))
+    out, grad_x = _output_and_input_grad(LocalResponseNorm(*params), x, grad)
+    assert out.dtype == torch.float32 and grad_x.dtype == torch.bfloat16
+    torch.testing.assert_close(out, ref_out, rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(grad_x.float(), ref_grad, rtol=3e-2, atol=3e-2)
+
+
 def test_double_backward_and_batched_gradients_match_torch():
     torch.manual_seed(0)
     x = torch.randn(2, 7, 4, 5, dtype=torch.float64, requires_grad=True)

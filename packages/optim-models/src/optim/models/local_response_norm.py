@@ -88,7 +88,9 @@ class _LocalResponseNorm(torch.autograd.Function):
         if grad_base is not None:
             d_base = d_base * -beta + grad_base
             value = 2.0
-        grad_x = torch.addcmul(grad_in, x, F.conv2d(d_base, weight_t), value=value)
+        # CUDA autocast runs rsqrt/pow in float32, so d_base can be wider than the band.
+        window = F.conv2d(d_base, weight_t.to(d_base.dtype))
+        grad_x = torch.addcmul(grad_in, x, window, value=value)
         return grad_x, None, None, None, None
 
 
