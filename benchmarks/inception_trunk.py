@@ -1,6 +1,6 @@
 """Bare forward-to-mixed4a + backward of optim's InceptionV1 against torchvision's GoogLeNet.
 
-Random weights, ``transform_input=True`` on both, parameters frozen. One step is: a fresh
+Random weights, ``transform_input=True`` on both, parameters frozen. One step is: a
 ``[batch, 3, size, size]`` input in [0, 1] that requires grad, the forward stopped by a
 forward hook that raises once the target has run (``mixed4a_relu`` for optim's model,
 ``inception4a`` for torchvision's: both end after a ReLU), then ``target[:, 7].mean()``
@@ -99,16 +99,17 @@ def bare_step(
 
     ``dtype`` (``torch.bfloat16`` / ``torch.float16``) runs the forward under
     ``torch.autocast`` with it; ``None`` or ``torch.float32`` is plain float32. The input
-    stays float32 in [0, 1], as an image parameterization would give it. No synchronisation
-    inside: callers timing CUDA synchronise around it.
+    is one float32 tensor in [0, 1] (as an image parameterization would give it), allocated
+    once, so the step can also be captured as a CUDA graph. No synchronisation inside:
+    callers timing CUDA synchronise around it.
     """
     device = torch.device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
+    x.requires_grad_(True)
 
     def run() -> None:
-        x = torch.rand(batch, 3, size, size, device=device)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        x.requires_grad_(True)
+        x.grad = None
         captured: list[torch.Tensor] = []
 
         def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
