@@ -7,9 +7,9 @@ For every batch size it times, on the same device in the same run:
   for each FastPath configuration asked for (default: ``plain`` = ``FastPath.off()``,
   ``fast`` = ``FastPath()`` (channels_last + fused transforms + CUDA graph on a GPU), and
   ``fast-bf16`` = the same with bf16 autocast);
-* **bare**: the model alone on a ``[B, 3, 224, 224]`` tensor, forward stopped at mixed4a,
-  a channel mean, backward to the input, at the same precision and memory format, replayed
-  as a CUDA graph on a GPU (the hardware limit of a step);
+* **bare**: the model alone on a ``[B, 3, 224, 224]`` tensor, forward stopped after mixed4a
+  (``inception_trunk.bare_step``), a channel mean, backward to the input, at the same
+  precision and memory format, replayed as a CUDA graph on a GPU (the limit of a step);
 * **torchvision**: the same bare step on torchvision's GoogLeNet trunk (cut after
   inception4a), the reference implementation of this architecture.
 
@@ -27,9 +27,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 
 import torch
+from inception_trunk import bare_step, optim_inception, torchvision_trunk
 from torch import nn
 
 import optim as opt
@@ -46,10 +47,6 @@ CONFIGS: dict[str, FastPath] = {
 }
 
 
-class _Stop(Exception):
-    pass
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -64,28 +61,6 @@ def _reset_peak(device: torch.device) -> None:
 
 def _peak_mib(device: torch.device) -> float:
     return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
-
-
-def inception_v1(device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """optim's InceptionV1 as rendered (pretrained options, random weights) and its mixed4a."""
-    torch.manual_seed(0)
-    model = opt.models.googlenet(
-        transform_input=True, replace_relus_with_redirectedrelu=True, out_features=1008
-    )
-    model = model.to(device).eval()
-    return model, model.mixed4a
-
-
-def torchvision_trunk(device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """torchvision's GoogLeNet (random weights) and its inception4a."""
-    import torchvision
-
-    torch.manual_seed(0)
-    model = torchvision.models.googlenet(
-        weights=None, aux_logits=False, init_weights=False, transform_input=True
-    )
-    model = model.to(device).eval()
-    return model, model.inception4a
 
 
 class TimedSteps:
@@ -117,7 +92,12 @@ def optim_step_time(
     steps: int,
     device: torch.device,
 ) -> tuple[float, float, float]:
-    """(seconds per step, peak MiB, last objective) of a render with ``fast_path``."""
+    """(seconds per step, peak MiB, last objective) of a render with ``fast_path``.
+
+    The model's weights require gradients as in a user's model; the FastPath decides.
+    """
+    for param in model.parameters():
+        param.requires_grad_(True)
     torch.manual_seed(0)
     image = opt.images.NaturalImage((size, size), batch=batch).to(device)
     transform = opt.transforms.TransformationRobustness().to(device)
@@ -127,46 +107,9 @@ def optim_step_time(
     timer = TimedSteps(warmup, steps, device)
     _reset_peak(device)
     history = run.optimize(timer, lr=0.05, fast_path=fast_path)
+    for param in model.parameters():
+        param.requires_grad_(False)
     return timer.seconds_per_step, _peak_mib(device), -float(history[-1])
-
-
-def bare_step(
-    model: nn.Module,
-    target: nn.Module,
-    batch: int,
-    size: int,
-    device: torch.device,
-    autocast: torch.dtype | None,
-    channels_last: bool,
-) -> Callable[[], None]:
-    """Forward to ``target`` (aborted by a hook), channel mean, backward to the input.
-
-    Call it with the model's parameters frozen (and in channels_last when asked).
-    """
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
-    x.requires_grad_(True)
-    captured: list[torch.Tensor] = []
-
-    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        captured.append(output)
-        raise _Stop
-
-    def run() -> None:
-        captured.clear()
-        x.grad = None
-        handle = target.register_forward_hook(hook)
-        context = torch.autocast(device.type, dtype=autocast) if autocast else nullcontext()
-        try:
-            with context:
-                model(x)
-        except _Stop:
-            pass
-        finally:
-            handle.remove()
-        captured[0][:, CHANNEL % captured[0].shape[1]].float().mean().backward()
-
-    return run
 
 
 def graphed(run: Callable[[], None], device: torch.device) -> Callable[[], None]:
@@ -201,7 +144,7 @@ def bare_step_time(
         stack.enter_context(frozen_parameters(model))
         if channels_last:
             stack.enter_context(channels_last_parameters(model))
-        step = bare_step(model, target, batch, size, device, autocast, channels_last)
+        step = bare_step(model, target, batch, size, device, autocast, channels_last=channels_last)
         run = graphed(step, device)
         run()
         _sync(device)
@@ -242,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.warmup}; renders/s assume {RENDER_STEPS} steps per render"
     )
     print(f"{'':<22} {'batch':>5} {'ms/step':>9} {'renders/s':>10} {'peak MiB':>9} {'/bare':>6}")
-    ours, ours_target = inception_v1(device)
+    ours, ours_target = optim_inception(device)  # frozen, target mixed4a_relu
     reference, reference_target = torchvision_trunk(device)
     for batch in args.batches:
         bare: dict[str, float] = {}
@@ -262,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.configs:
             precision = "bf16" if "bf16" in name else "fp32"
             seconds, peak, objective = optim_step_time(
-                ours, ours_target, batch, args.size, CONFIGS[name], args.warmup, args.steps, device
+                ours, ours.mixed4a, batch, args.size, CONFIGS[name], args.warmup, args.steps, device
             )
             line = _line(f"optim {name}", batch, seconds, peak, bare[f"bare optim {precision}"])
             print(f"{line}  objective {objective:.3g}", flush=True)
