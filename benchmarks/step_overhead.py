@@ -7,7 +7,8 @@ default) it measures, interleaved round by round so both see the same machine lo
   a ``ChannelActivation`` objective, one Adam step (image, transforms, forward stopped at
   the target, backward to the image parameters, update);
 * bare step: the same model on a plain ``[B, 3, 224, 224]`` tensor, forward stopped at the
-  target with a raw hook, the channel mean, backward to the input tensor;
+  target with a raw hook, the channel mean, backward to the input tensor
+  (``inception_trunk.bare_step``);
 * input: ``NaturalImage`` + ``TransformationRobustness`` forward and backward alone (no
   model), i.e. the part of the optim step that the bare step does not have;
 * optionally (``--full``) the optim step with early stopping turned off.
@@ -28,16 +29,13 @@ from collections.abc import Callable
 
 import torch
 import torchvision
+from inception_trunk import bare_step
 from torch import nn
 
 import optim as opt
 
 TARGETS = {"resnet50": "layer3", "googlenet": "inception4c"}
 CHANNEL = 7
-
-
-class _Stop(Exception):
-    pass
 
 
 def build_model(name: str) -> nn.Module:
@@ -48,31 +46,6 @@ def build_model(name: str) -> nn.Module:
             weights=None, aux_logits=False, init_weights=False
         ).eval()
     raise ValueError(f"Unknown model {name!r}; choose from {sorted(TARGETS)}.")
-
-
-def bare_step(
-    model: nn.Module, target: nn.Module, batch: int, device: torch.device
-) -> Callable[[], None]:
-    """Forward up to ``target`` (raw hook abort) and backward to the input."""
-
-    def run() -> None:
-        x = torch.rand(batch, 3, 224, 224, device=device, requires_grad=True)
-        captured: list[torch.Tensor] = []
-
-        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            captured.append(output)
-            raise _Stop
-
-        handle = target.register_forward_hook(hook)
-        try:
-            model(x)
-        except _Stop:
-            pass
-        finally:
-            handle.remove()
-        captured[0][:, CHANNEL].mean().backward()
-
-    return run
 
 
 def optim_step(
@@ -139,7 +112,7 @@ def measure(
     target_name = TARGETS[name]
     target = opt.hooks.resolve_target(model, target_name)
     runners = {
-        "bare": _repeated(bare_step(model, target, batch, device)),
+        "bare": _repeated(bare_step(model, target, batch, 224, device)),
         "optim": optim_step(model, target_name, batch, device, stop_early=True),
         "input": _repeated(input_step(batch, device)),
     }
