@@ -187,3 +187,23 @@ def test_render_layer_channel_errors(model, channels, error, message):
 def test_render_layer_rejects_unknown_layer(model):
     with pytest.raises(ValueError, match="Closest valid names: 'conv2', 'conv1'"):
         opt.render_layer(model, "conv", size=SIZE, steps=1, show_progress=False)
+
+
+@pytest.mark.parametrize("shape", [(3, 6, 5, 4), (3, 6)])
+def test_render_layer_gathers_each_slots_channel_like_channel_activation(shape):
+    from optim.rendering.render_layer import _slots_objective
+
+    layer = nn.Identity()
+    values = {layer: torch.randn(shape, dtype=torch.float64)}
+    channels = [4, 0, 5]
+    gathered = _slots_objective(layer, "layer", channels, None)(values)
+    reference = torch.stack(
+        [
+            opt.loss.ChannelActivation(layer, c, batch_index=slot)(values).mean()
+            for slot, c in enumerate(channels)
+        ]
+    )
+    assert gathered.shape == (3,)
+    torch.testing.assert_close(gathered, reference, rtol=1e-12, atol=0)
+    named = _slots_objective(layer, "layer", channels, "channel_activation")(values)
+    torch.testing.assert_close(named, reference, rtol=1e-12, atol=0)
