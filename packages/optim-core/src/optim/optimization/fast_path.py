@@ -109,13 +109,11 @@ class FastPath:
         if not isinstance(self.freeze_model, bool):
             raise TypeError(f"FastPath.freeze_model must be a bool, got {self.freeze_model!r}.")
         _autocast_dtype(self.autocast)  # validates
-        for name in ("check_finite_every", "warmup_steps"):
-            value = getattr(self, name)
-            if value is None and name == "check_finite_every":
-                continue
-            minimum = 1 if name == "check_finite_every" else 0
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"FastPath.{name} must be an int >= {minimum}, got {value!r}.")
+        every, warmup = self.check_finite_every, self.warmup_steps
+        if every is not None and not _int_at_least(every, 1):
+            raise ValueError(f"FastPath.check_finite_every must be an int >= 1, got {every!r}.")
+        if not _int_at_least(warmup, 0):
+            raise ValueError(f"FastPath.warmup_steps must be an int >= 0, got {warmup!r}.")
 
     @classmethod
     def off(cls) -> FastPath:
@@ -186,6 +184,10 @@ class FastPath:
             ),
             warmup_steps=self.warmup_steps,
         )
+
+
+def _int_at_least(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _autocast_dtype(value: str | torch.dtype | None) -> torch.dtype | None:

@@ -114,12 +114,11 @@ class GraphedStep:
         self.zero_grad = zero_grad
         self.warmup = warmup
         self.fall_back = fall_back
-        self.graph: StepGraph | None = None
         self.failed: BaseException | None = None
         self._graph_factory = graph_factory
+        self._graph: StepGraph | None = None  # built at the first call; captured later
+        self._static: torch.Tensor | None = None  # the captured step's output
         self._steps = 0
-        self._static: torch.Tensor | None = None
-        self._warmup_graph: StepGraph | None = None
 
     @property
     def captured(self) -> bool:
@@ -130,19 +129,18 @@ class GraphedStep:
         self._steps += 1
         if self.failed is not None:
             return self.eager_step()
-        if self._static is None and self._steps <= self.warmup:
-            if self._warmup_graph is None:
-                self._warmup_graph = self._graph_factory()
-            with self._warmup_graph.side_stream():
+        if self._graph is None:
+            self._graph = self._graph_factory()
+        if self._static is None:
+            if self._steps <= self.warmup:
+                with self._graph.side_stream():
+                    return self.eager_step()
+            if not self._capture(self._graph):
                 return self.eager_step()
-        if self._static is None and not self._capture():
-            return self.eager_step()
-        assert self.graph is not None and self._static is not None
-        self.graph.replay()
+        self._graph.replay()
         return self._static
 
-    def _capture(self) -> bool:
-        graph = self._warmup_graph or self._graph_factory()
+    def _capture(self, graph: StepGraph) -> bool:
         self.zero_grad()
         try:
             static = graph.capture(self.body)
@@ -165,5 +163,5 @@ class GraphedStep:
             return False
         if not isinstance(static, torch.Tensor):
             raise TypeError(f"The captured step must return a tensor, got {type(static).__name__}.")
-        self.graph, self._static = graph, static
+        self._static = static
         return True

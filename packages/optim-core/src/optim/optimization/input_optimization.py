@@ -290,8 +290,8 @@ class InputOptimization:
 
         def body() -> torch.Tensor:
             value = summarize(self.loss())
-            if check_against is not None:
-                _check_finite([value.detach()], 0, first_step=len(check_against))
+            if check_against is not None and not bool(torch.isfinite(value).all()):
+                _raise_not_finite(len(check_against), value)
             (value * scale if scale != 1.0 else value).backward()
             if scale != 1.0:
                 for param in params:
@@ -381,7 +381,7 @@ def _fused(transform: nn.Module) -> nn.Module:
     return convert(transform)
 
 
-def _check_finite(history: list[torch.Tensor], start: int, first_step: int | None = None) -> int:
+def _check_finite(history: list[torch.Tensor], start: int) -> int:
     """Raise if an entry of ``history[start:]`` is not finite; returns ``len(history)``.
 
     One host synchronisation for the whole window; the error names the first bad step.
@@ -392,10 +392,13 @@ def _check_finite(history: list[torch.Tensor], start: int, first_step: int | Non
     finite = torch.stack([torch.isfinite(v).all() for v in window])
     if not bool(finite.all()):
         bad = int((~finite).nonzero()[0, 0])
-        step = (first_step if first_step is not None else start) + bad
-        raise RuntimeError(
-            f"The objective is not finite at step {step} (value {window[bad].tolist()}). "
-            "Lower the learning rate, or check the objective for divisions by zero "
-            "and for a model producing NaN."
-        )
+        _raise_not_finite(start + bad, window[bad])
     return len(history)
+
+
+def _raise_not_finite(step: int, value: torch.Tensor) -> None:
+    raise RuntimeError(
+        f"The objective is not finite at step {step} (value {value.tolist()}). "
+        "Lower the learning rate, or check the objective for divisions by zero "
+        "and for a model producing NaN."
+    )
