@@ -1,4 +1,5 @@
-"""check_image_input's range warning: every call on the CPU, once per model elsewhere."""
+"""check_image_input's range warning: every call on the CPU, once per model elsewhere, never
+during a capture."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 import optim.models.layer_options as layer_options
 from optim.models import InceptionV1, InceptionV1Places365
 from optim.models.layer_options import check_image_input
+from optim.optimization.graphed_step import simulated_capture
 
 OUT_OF_RANGE = torch.full((1, 3, 8, 8), 2.0)
 
@@ -62,10 +64,17 @@ def test_off_the_cpu_a_cuda_graph_capture_skips_the_check_without_using_it_up(mo
     assert _warned(lambda: model.transform(OUT_OF_RANGE))  # the first real forward checks
 
 
-def test_the_capture_rule_does_not_apply_on_the_cpu(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
-    assert _warned(lambda: InceptionV1(transform_input=True).transform(OUT_OF_RANGE))
+def test_a_simulated_capture_skips_the_check_on_the_cpu_too(monkeypatch):
+    """assert_step_capturable imitates a capture on the CPU: nothing may be read back."""
+    model = InceptionV1(transform_input=True)
+    with monkeypatch.context() as capture, simulated_capture():
+
+        def no_read_back(*args, **kwargs):
+            raise AssertionError("the range was read back during a capture")
+
+        capture.setattr(torch, "aminmax", no_read_back)
+        assert not _warned(lambda: model.transform(OUT_OF_RANGE))
+    assert _warned(lambda: model.transform(OUT_OF_RANGE))
 
 
 def test_model_must_be_a_module():

@@ -19,9 +19,9 @@ def _self_conjugate_columns(width: int) -> list[int]:
     return [0, width // 2] if width % 2 == 0 and width > 1 else [0]
 
 
-def _mirror_rows(height: int) -> torch.Tensor:
+def _mirror_rows(height: int, device: torch.device | None = None) -> torch.Tensor:
     """Row index of frequency ``-f`` for each row ``f`` in ``fftfreq`` order."""
-    return (-torch.arange(height)) % height
+    return (-torch.arange(height, device=device)) % height
 
 
 def _load_spectrum(spectrum: torch.Tensor | str | os.PathLike) -> torch.Tensor:
@@ -162,7 +162,7 @@ class MACOImage(ImageParameterization):
     def _hermitian_phase(self) -> torch.Tensor:
         """Phase whose self-conjugate columns are odd in frequency, so irfft2 is exact."""
         height, width = self.size
-        mirror = _mirror_rows(height).to(self.phase.device)
+        mirror = _mirror_rows(height, self.phase.device)  # built there: no host copy per step
         phase = self.phase.clone()
         for column in _self_conjugate_columns(width):
             original = self.phase[:, :, :, column]

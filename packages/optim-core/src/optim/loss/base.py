@@ -261,6 +261,36 @@ class BaseLoss(Loss):
             raise RuntimeError(f"The target {key!r} of {self.__name__} produced no output.")
         return value
 
+    def converted_like(self, tensor: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``tensor.to(like)`` (device and dtype), copied once and then reused.
+
+        Objectives keep user tensors (directions, weights) where they were given, usually on
+        the CPU. Copying them to the GPU on every step would wait for the host each time, and
+        inside a CUDA-graph capture it is an error. The cached copy is refreshed when
+        ``tensor`` is replaced or modified in place.
+
+        Example:
+            >>> import torch, torch.nn as nn
+            >>> from optim.loss import LayerActivation
+            >>> loss = LayerActivation(nn.ReLU())
+            >>> vec = torch.ones(3)
+            >>> a = loss.converted_like(vec, torch.zeros(1, dtype=torch.float64))
+            >>> a.dtype, a is loss.converted_like(vec, torch.zeros(1, dtype=torch.float64))
+            (torch.float64, True)
+        """
+        if tensor.requires_grad or (tensor.device, tensor.dtype) == (like.device, like.dtype):
+            return tensor.to(like)  # a no-op, or a copy that must stay in the autograd graph
+        cache = self.__dict__.setdefault("_converted", {})
+        key = (id(tensor), like.device, like.dtype)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is tensor and hit[1] == tensor._version:
+            return hit[2]
+        if len(cache) >= 16:  # replaced tensors' copies: drop them all, the live ones come back
+            cache.clear()
+        converted = tensor.to(like)
+        cache[key] = (tensor, tensor._version, converted)
+        return converted
+
     def select_batch(self, activation: torch.Tensor) -> torch.Tensor:
         """Apply ``batch_index`` to ``activation``; fail if the selection is empty."""
         start, end = self._batch_index

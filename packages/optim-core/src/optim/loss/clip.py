@@ -82,7 +82,7 @@ class VectorLoss(BaseLoss):
         activation = self.select_batch(self.activation(targets_to_values))
         projected = create_new_vector(
             activation,
-            self.vec.to(activation),
+            self.converted_like(self.vec, activation),
             activation_fn=self.activation_fn,
             move_channel_dim_to_final_dim=self.move_channel_dim_to_final_dim,
         )
@@ -141,7 +141,7 @@ class FacetLoss(BaseLoss):
 
     def __call__(self, targets_to_values: TargetsToValues) -> torch.Tensor:
         ultimate = self.select_batch(self.activation(targets_to_values, self.ultimate_target))
-        projected = create_new_vector(ultimate, self.vec.to(ultimate))
+        projected = create_new_vector(ultimate, self.converted_like(self.vec, ultimate))
         layer_full = self.activation(targets_to_values, self.layer_target)
         if not layer_full.requires_grad:
             raise RuntimeError(
@@ -162,7 +162,7 @@ class FacetLoss(BaseLoss):
             attr = scale.reshape(-1, *([1] * (attr.dim() - 1))) * attr
         elif self.strength is not None:
             attr = self.strength * attr
-        weights = self.facet_weights.to(attr)
+        weights = self.converted_like(self.facet_weights, attr)
         if weights.dim() == 4 and attr.dim() == 4 and weights.shape[2:] != attr.shape[2:]:
             weights = F.interpolate(weights, size=attr.shape[2:], mode="nearest")
         return torch.sum(attr * weights)

@@ -26,7 +26,7 @@ def _check_channels(vec: torch.Tensor, activation: torch.Tensor, objective: str)
 
 def _channel_view(vec: torch.Tensor, activation: torch.Tensor) -> torch.Tensor:
     """Shape ``vec`` as ``[1, C, 1, ...]`` to broadcast over ``activation``."""
-    return vec.reshape(1, -1, *([1] * (activation.dim() - 2))).to(activation)
+    return vec.reshape(1, -1, *([1] * (activation.dim() - 2)))
 
 
 class Direction(BaseLoss):
@@ -55,7 +55,7 @@ class Direction(BaseLoss):
     def __call__(self, targets_to_values: TargetsToValues) -> torch.Tensor:
         activation = self.select_batch(self.activation(targets_to_values))
         _check_channels(self.vec, activation, self.__name__)
-        vec = _channel_view(self.vec, activation)
+        vec = _channel_view(self.converted_like(self.vec, activation), activation)
         return dot_cossim(vec, activation, cossim_pow=self.cossim_pow)
 
 
@@ -97,7 +97,7 @@ class NeuronDirection(BaseLoss):
         _check_channels(self.vec, activation, self.__name__)
         row, column = neuron_position(activation, self.x, self.y, self.__name__)
         activation = self.select_batch(activation)[..., row : row + 1, column : column + 1]
-        vec = _channel_view(self.vec, activation)
+        vec = _channel_view(self.converted_like(self.vec, activation), activation)
         if self.channel_index is not None:
             check_channel_index(self.channel_index, activation, self.__name__)
             channel = slice(self.channel_index, self.channel_index + 1)
@@ -152,8 +152,9 @@ class AngledNeuronDirection(BaseLoss):
         if activation.dim() == 4:
             row, column = neuron_position(activation, self.x, self.y, self.__name__)
             activation = activation[..., row, column]
-        vec = self.vec if self.vec_whitened is None else (self.vec @ self.vec_whitened)[0]
-        vec = vec.to(activation)
+        vec = self.converted_like(self.vec, activation)
+        if self.vec_whitened is not None:
+            vec = (vec @ self.converted_like(self.vec_whitened, activation))[0]
         if self.cossim_pow == 0:
             return activation * vec
         dot = torch.mean(activation * vec)
@@ -201,4 +202,5 @@ class TensorDirection(BaseLoss):
             )
         top, left = (act_height - height) // 2, (act_width - width) // 2
         activation = self.select_batch(activation)[..., top : top + height, left : left + width]
-        return dot_cossim(self.vec.to(activation), activation, cossim_pow=self.cossim_pow)
+        vec = self.converted_like(self.vec, activation)
+        return dot_cossim(vec, activation, cossim_pow=self.cossim_pow)

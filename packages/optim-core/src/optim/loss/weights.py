@@ -61,7 +61,7 @@ class ActivationWeights(BaseLoss):
                 f"{self.__name__}: {self.weights.numel()} weights for a target with "
                 f"{activation.shape[1]} channels; give one weight per channel."
             )
-        weights = self.weights.to(activation)
+        weights = self.converted_like(self.weights, activation)
         if not self.neuron:
             return activation * weights.reshape(1, -1, *([1] * (activation.dim() - 2)))
         check_dims(activation, 4, self.__name__)

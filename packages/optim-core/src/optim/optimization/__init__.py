@@ -13,17 +13,22 @@ Example:
 
 from __future__ import annotations
 
+from optim.optimization.capture_check import HostSyncError, assert_step_capturable
 from optim.optimization.fast_path import FastPath
+from optim.optimization.graphed_step import capturing_step
 from optim.optimization.input_optimization import InputOptimization
 from optim.optimization.stop_criteria import NSteps, StopCriteria, n_steps
 from optim.optimization.tensorboard import TensorBoardLogger, log_to_tensorboard
 
 __all__ = [
     "FastPath",
+    "HostSyncError",
     "InputOptimization",
     "NSteps",
     "StopCriteria",
     "TensorBoardLogger",
+    "assert_step_capturable",
+    "capturing_step",
     "log_to_tensorboard",
     "n_steps",
 ]

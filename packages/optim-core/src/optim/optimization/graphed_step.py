@@ -15,15 +15,49 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
 import torch
 
-__all__ = ["CudaGraph", "GraphedStep", "StepGraph"]
+__all__ = ["CudaGraph", "GraphedStep", "StepGraph", "capturing_step", "simulated_capture"]
 
 logger = logging.getLogger(__name__)
+_simulated = threading.local()
+
+
+def capturing_step() -> bool:
+    """Whether a render's step is being captured right now (as a CUDA graph, or by
+    :func:`~optim.optimization.assert_step_capturable`).
+
+    Code in the step must then not read values back to the host; use this to skip
+    host-side checks that are fine in eager steps.
+
+    Example:
+        >>> capturing_step()
+        False
+    """
+    if getattr(_simulated, "depth", 0) > 0:
+        return True
+    return torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()
+
+
+@contextmanager
+def simulated_capture() -> Iterator[None]:
+    """Make :func:`capturing_step` true in this thread, for checks that imitate a capture.
+
+    Example:
+        >>> with simulated_capture():
+        ...     capturing_step()
+        True
+    """
+    _simulated.depth = getattr(_simulated, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _simulated.depth -= 1
 
 
 class StepGraph(Protocol):

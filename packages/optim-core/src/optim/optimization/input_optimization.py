@@ -16,7 +16,7 @@ from optim.hooks.targets import Target, resolve_targets
 from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
 from optim.optimization.fast_path import FastPath, ResolvedFastPath, graph_unsafe_modules
-from optim.optimization.graphed_step import GraphedStep
+from optim.optimization.graphed_step import CudaGraph, GraphedStep, StepGraph
 from optim.optimization.model_settings import channels_last_parameters, frozen_parameters
 from optim.optimization.stop_criteria import StopCriteria, n_steps
 
@@ -232,6 +232,18 @@ class InputOptimization:
             raise ValueError(f"lr must be a positive number, got {lr!r}.")
         fast = fast_path.resolve(model_device(self.model) or model_device(self.input_param))
         summarize = loss_summarize_fn if loss_summarize_fn is not None else default_loss_summarize
+        return self._optimize(stop_criteria, optimizer, summarize, lr, fast)
+
+    def _optimize(
+        self,
+        stop_criteria: StopCriteria,
+        optimizer: torch.optim.Optimizer | None,
+        summarize: Callable[[torch.Tensor], torch.Tensor],
+        lr: float,
+        fast: ResolvedFastPath,
+        graph_factory: Callable[[], StepGraph] = CudaGraph,
+    ) -> torch.Tensor:
+        """:meth:`optimize` with its settings resolved (``graph_factory`` builds the graph)."""
         self._warn_if_training()
         history: list[torch.Tensor] = []
         checked = 0  # history entries already checked for NaN/inf
@@ -254,7 +266,12 @@ class InputOptimization:
             # last finite state. Elsewhere it waits for the device, so it runs every few steps.
             check_inline = fast.check_finite_every == 1 and not graph
             step_fn = self._step_function(
-                fast, graph, optimizer, params, summarize, history if check_inline else None
+                fast,
+                graph_factory if graph else None,
+                optimizer,
+                params,
+                summarize,
+                history if check_inline else None,
             )
             step = 0
             try:
@@ -276,7 +293,7 @@ class InputOptimization:
     def _step_function(
         self,
         fast: ResolvedFastPath,
-        graph: bool,
+        graph_factory: Callable[[], StepGraph] | None,
         optimizer: torch.optim.Optimizer,
         params: list[nn.Parameter],
         summarize: Callable[[torch.Tensor], torch.Tensor],
@@ -284,7 +301,8 @@ class InputOptimization:
     ) -> Callable[[], torch.Tensor]:
         """The callable running one step and returning its summarised value.
 
-        With ``check_against`` (the history), each value is checked before the update.
+        With ``graph_factory``, the step is replayed from a graph after the warm-up steps. With
+        ``check_against`` (the history), each value is checked before the update.
         """
         scale = fast.loss_scale
 
@@ -304,13 +322,14 @@ class InputOptimization:
             optimizer.zero_grad()
             return body()
 
-        if not graph:
+        if graph_factory is None:
             return eager_step
         return GraphedStep(
             eager_step,
             body,
             lambda: optimizer.zero_grad(set_to_none=True),
             warmup=max(1, fast.warmup_steps),
+            graph_factory=graph_factory,
             fall_back=not fast.cuda_graph_explicit,
         )
 
@@ -387,7 +406,7 @@ def _check_finite(history: list[torch.Tensor], start: int) -> int:
     One host synchronisation for the whole window; the error names the first bad step.
     """
     window = history[start:]
-    if not window:
+    if not window or window[0].device.type == "meta":  # meta tensors have no values to check
         return len(history)
     finite = torch.stack([torch.isfinite(v).all() for v in window])
     if not bool(finite.all()):

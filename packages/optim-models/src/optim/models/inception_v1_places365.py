@@ -88,7 +88,7 @@ class InceptionV1Places365(GoogLeNetBase):
             return x.unsqueeze(0) if x.dim() == 3 else x
         x = check_image_input(x, type(self).__name__, model=self)
         x = x * 255 - self.input_mean
-        return x[:, [2, 1, 0]]
+        return x.flip(1)  # RGB -> BGR without an index tensor from the host
 
 
 def googlenet_places365(

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from optim.model_utils import RedirectedReluLayer, SkipLayer
+from optim.optimization import capturing_step
 
 __all__ = ["activation_and_pool", "check_image_input"]
 
@@ -43,11 +44,11 @@ def check_image_input(
 ) -> torch.Tensor:
     """Validate an image input (CHW is unsqueezed to 1CHW) and warn when it leaves [0, 1].
 
-    The range check reads the input's minimum and maximum back to the host. On the CPU that
-    is cheap and happens on every call. On other devices it is a host synchronisation, so it
-    is skipped while a CUDA stream is capturing a graph, and with ``model`` given it runs only
-    on the first call for that model instance (a render feeds every step the same kind of
-    image); without ``model`` it runs on every call outside a capture.
+    The range check reads the input's minimum and maximum back to the host, so it is skipped
+    while a render's step is being captured (:func:`optim.optimization.capturing_step`).
+    Otherwise, on the CPU it is cheap and happens on every call. On other devices it is a
+    host synchronisation: with ``model`` given it runs only on the first call for that model
+    instance (a render feeds every step the same kind of image), without it on every call.
 
     Args:
         x: the image batch.
@@ -70,10 +71,10 @@ def check_image_input(
         )
     if model is not None and not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module or None, got {type(model).__name__}")
-    if not warn_range or x.device.type == "meta" or torch.jit.is_scripting():
+    if not warn_range or x.device.type == "meta" or torch.jit.is_scripting() or capturing_step():
         return x
     if _reading_back_syncs(x):
-        if _capturing_cuda_graph() or (model is not None and model in _RANGE_CHECKED):
+        if model is not None and model in _RANGE_CHECKED:
             return x
         if model is not None:
             _RANGE_CHECKED.add(model)
@@ -92,8 +93,3 @@ def check_image_input(
 def _reading_back_syncs(x: torch.Tensor) -> bool:
     """Whether reading ``x``'s values on the host waits for an asynchronous device."""
     return x.device.type != "cpu"
-
-
-def _capturing_cuda_graph() -> bool:
-    """Whether the current CUDA stream is capturing a graph (never without CUDA in use)."""
-    return torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()

@@ -123,7 +123,7 @@ class VGG(nn.Module):
         x = check_image_input(x, type(self).__name__, warn_range=self.scale_input, model=self)
         if self.scale_input:
             x = x * 255
-        return (x - self.input_mean)[:, [2, 1, 0]]
+        return (x - self.input_mean).flip(1)  # RGB -> BGR without a host index tensor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(self.transform(x)))
