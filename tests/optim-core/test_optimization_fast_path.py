@@ -372,6 +372,30 @@ def test_graph_branch_replays_the_same_steps_as_the_eager_loop(monkeypatch):
     torch.testing.assert_close(image, eager_image, rtol=1e-5, atol=1e-6)
 
 
+def test_graph_is_built_with_the_generators_the_transforms_draw_from(monkeypatch):
+    """A generator other than torch's default must be registered with the CUDA graph, or
+    every replay would draw the numbers of the capture."""
+    import optim.optimization.input_optimization as io
+
+    _graph_on_cpu(monkeypatch, fuse=False)
+    monkeypatch.setattr(io, "GraphedStep", GraphedStep)  # the real one, with the run's factory
+    built: list[list[torch.Generator]] = []
+
+    def cuda_graph(generators):
+        built.append(list(generators))
+        return FakeGraph()
+
+    monkeypatch.setattr(io, "CudaGraph", cuda_graph)
+    generator = torch.Generator().manual_seed(3)
+    fused = opt.transforms.FusedTransformationRobustness(
+        translate=(2, 2), final_translate=1, generator=generator
+    )
+    state = generator.get_state()
+    history, _, _ = _render(None, steps=4, transform=nn.Sequential(nn.Identity(), fused))
+    assert built == [[generator]] and history.shape == (4,)
+    assert not torch.equal(generator.get_state(), state)  # the step drew from it
+
+
 def test_graph_branch_fuses_the_robustness_stack_for_the_run_only(monkeypatch):
     _graph_on_cpu(monkeypatch, fuse=True)
     model = _model()
@@ -507,3 +531,22 @@ def test_explicit_cuda_graph_refuses_an_eager_random_transform_on_cuda():
             steps=2,
             model=_model().cuda(),
         )
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_graph_captures_with_a_transform_owning_a_cuda_generator():
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    fused = opt.transforms.FusedTransformationRobustness(generator=generator).cuda()
+    torch.manual_seed(1)
+    image = opt.images.NaturalImage((SIZE, SIZE), batch=2).cuda()
+    model = _model().cuda()
+    run = opt.InputOptimization(model, opt.loss.ChannelActivation("4", 3), image, fused)
+    # Explicit: a capture failure (an unregistered generator) raises instead of going eager.
+    history = run.optimize(
+        n_steps(12, show_progress=False), lr=0.05, fast_path=FastPath(cuda_graph=True)
+    )
+    assert history.shape == (12,) and torch.isfinite(history).all()
+    state = generator.get_state()
+    run.optimize(n_steps(6, show_progress=False), lr=0.05, fast_path=FastPath(cuda_graph=True))
+    assert not torch.equal(generator.get_state(), state)  # replays advance its offset

@@ -107,6 +107,9 @@ class _WatchingGraph:
     """A :class:`~optim.optimization.graphed_step.StepGraph` that runs the body once under the
     watcher instead of recording it (replays do nothing)."""
 
+    def __init__(self, generators: Sequence[torch.Generator] = ()) -> None:
+        self.generators = generators
+
     def capture(self, body: Callable[[], torch.Tensor]) -> torch.Tensor:
         with simulated_capture(), _HostSyncWatcher():
             return body()

@@ -21,8 +21,16 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
 import torch
+from torch import nn
 
-__all__ = ["CudaGraph", "GraphedStep", "StepGraph", "capturing_step", "simulated_capture"]
+__all__ = [
+    "CudaGraph",
+    "GraphedStep",
+    "StepGraph",
+    "capturing_step",
+    "device_generators",
+    "simulated_capture",
+]
 
 logger = logging.getLogger(__name__)
 _simulated = threading.local()
@@ -71,6 +79,26 @@ class StepGraph(Protocol):
 
     def side_stream(self) -> AbstractContextManager[object]:
         """A context in which the eager warm-up steps run."""
+
+
+def device_generators(device: torch.device, *modules: nn.Module) -> list[torch.Generator]:
+    """The random generators on ``device`` that ``modules`` (or their submodules) hold as
+    ``.generator``; a CUDA graph must register them to draw fresh numbers on each replay.
+
+    Example:
+        >>> from optim.transforms import FusedTransformationRobustness
+        >>> generator = torch.Generator()
+        >>> fused = FusedTransformationRobustness(generator=generator)
+        >>> device_generators(torch.device("cpu"), fused) == [generator]
+        True
+    """
+    found: dict[int, torch.Generator] = {}
+    for root in modules:
+        for module in root.modules():
+            generator = getattr(module, "generator", None)
+            if isinstance(generator, torch.Generator) and generator.device.type == device.type:
+                found.setdefault(id(generator), generator)
+    return list(found.values())
 
 
 class CudaGraph:

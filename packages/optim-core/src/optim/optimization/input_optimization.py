@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from functools import partial
 
 import torch
 from torch import nn
@@ -16,7 +17,7 @@ from optim.hooks.targets import Target, resolve_targets
 from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
 from optim.optimization.fast_path import FastPath, ResolvedFastPath, graph_unsafe_modules
-from optim.optimization.graphed_step import CudaGraph, GraphedStep, StepGraph
+from optim.optimization.graphed_step import CudaGraph, GraphedStep, StepGraph, device_generators
 from optim.optimization.model_settings import channels_last_parameters, frozen_parameters
 from optim.optimization.stop_criteria import StopCriteria, n_steps
 
@@ -152,7 +153,10 @@ class InputOptimization:
         fast = self._fast
         if fast is None or fast.autocast_dtype is None:
             return nullcontext()
-        return torch.autocast(fast.device.type, dtype=fast.autocast_dtype)
+        # A CUDA graph must not keep autocast's cached weight casts across the capture.
+        return torch.autocast(
+            fast.device.type, dtype=fast.autocast_dtype, cache_enabled=not fast.cuda_graph
+        )
 
     def loss(self) -> torch.Tensor:
         """Run one forward pass and return the objective's unreduced value.
@@ -241,9 +245,13 @@ class InputOptimization:
         summarize: Callable[[torch.Tensor], torch.Tensor],
         lr: float,
         fast: ResolvedFastPath,
-        graph_factory: Callable[[], StepGraph] = CudaGraph,
+        graph_factory: Callable[[Sequence[torch.Generator]], StepGraph] | None = None,
     ) -> torch.Tensor:
-        """:meth:`optimize` with its settings resolved (``graph_factory`` builds the graph)."""
+        """:meth:`optimize` with its settings resolved.
+
+        ``graph_factory(generators)`` builds the graph (default :class:`CudaGraph`); it gets
+        the random generators on the step's device that the image and transforms hold.
+        """
         self._warn_if_training()
         history: list[torch.Tensor] = []
         checked = 0  # history entries already checked for NaN/inf
@@ -267,7 +275,7 @@ class InputOptimization:
             check_inline = fast.check_finite_every == 1 and not graph
             step_fn = self._step_function(
                 fast,
-                graph_factory if graph else None,
+                self._graph_factory(fast, graph_factory) if graph else None,
                 optimizer,
                 params,
                 summarize,
@@ -332,6 +340,15 @@ class InputOptimization:
             graph_factory=graph_factory,
             fall_back=not fast.cuda_graph_explicit,
         )
+
+    def _graph_factory(
+        self,
+        fast: ResolvedFastPath,
+        factory: Callable[[Sequence[torch.Generator]], StepGraph] | None,
+    ) -> Callable[[], StepGraph]:
+        """The graph builder for this run, given the generators the step draws from."""
+        generators = device_generators(fast.device, self.transform, self.input_param)
+        return partial(factory or CudaGraph, generators)
 
     def _prepare_graph(
         self, fast: ResolvedFastPath, optimizer: torch.optim.Optimizer | None
