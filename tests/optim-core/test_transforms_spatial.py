@@ -162,6 +162,23 @@ def test_rotation_by_90_degrees_matches_numpy_rot90():
     np.testing.assert_allclose(out.numpy(), np.rot90(x.numpy(), 1, axes=(2, 3)), atol=1e-10)
 
 
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_rotation_of_a_non_square_image_is_rigid(align_corners):
+    """The central square of an 8x12 image turns like a square image (np.rot90), and a
+    radially symmetric image stays the same at any angle (the unscaled matrix shears it)."""
+    x = torch.rand(1, 2, 8, 12, dtype=torch.float64)
+    rotate = RandomRotation([90.0], align_corners=align_corners)
+    out = rotate(x)
+    expected = np.rot90(x[..., 2:10].numpy(), 1, axes=(2, 3))
+    np.testing.assert_allclose(out[..., 2:10].numpy(), expected, atol=1e-10)
+
+    rows = torch.arange(40, dtype=torch.float64)[:, None] - 19.5
+    columns = torch.arange(80, dtype=torch.float64)[None, :] - 39.5
+    disk = torch.exp(-(rows**2 + columns**2) / 40.0).expand(1, 1, 40, 80)  # ~1e-4 at edges
+    turned = RandomRotation([30.0], align_corners=align_corners)(disk)
+    assert (turned - disk).abs().max() < 0.02  # bilinear error 0.01; sheared 0.26
+
+
 def test_rotation_zero_is_identity_and_validation():
     x = torch.rand(1, 3, 5, 5, dtype=torch.float64)
     torch.testing.assert_close(RandomRotation([0.0])(x), x)

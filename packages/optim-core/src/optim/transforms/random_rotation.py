@@ -15,8 +15,10 @@ from optim.transforms._validation import check_4d
 class RandomRotation(RandomValueTransform):
     """Rotate the batch by a random angle in degrees (same output shape).
 
-    The rotation matrix is ``[[cos, -sin, 0], [sin, cos, 0]]`` in ``affine_grid``'s normalised
-    coordinates; the corners are filled according to ``padding_mode``.
+    The rotation is rigid in pixels: for a square image the matrix is
+    ``[[cos, -sin, 0], [sin, cos, 0]]`` in ``affine_grid``'s normalised coordinates, and for
+    an ``H x W`` image the off-diagonal terms are scaled by ``H/W`` and ``W/H`` (the
+    unscaled matrix would shear it). The corners are filled according to ``padding_mode``.
 
     Args:
         degrees: angles to pick from (sequence or 1-D tensor) or a scalar distribution.
@@ -62,7 +64,11 @@ class RandomRotation(RandomValueTransform):
         check_4d(x, "RandomRotation")
         theta = degrees * math.pi / 180.0
         cos, sin = math.cos(theta), math.sin(theta)
-        matrix = [[cos, -sin, 0.0], [sin, cos, 0.0]]
+        # Normalised coordinates span the height and the width (their pixel centres with
+        # align_corners) with the same [-1, 1]; the aspect ratio keeps the rotation rigid.
+        trim = 1 if self.align_corners else 0
+        height, width = max(x.shape[2] - trim, 1), max(x.shape[3] - trim, 1)
+        matrix = [[cos, -sin * height / width, 0.0], [sin * width / height, cos, 0.0]]
         return warp(x, matrix, self.mode, self.padding_mode, self.align_corners)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
