@@ -14,8 +14,10 @@ For every batch size it times, on the same device in the same run:
   inception4a), the reference implementation of this architecture.
 
 It prints ms/step, renders/s at 512 steps (``B / (512 * step)``), peak GPU memory, and the
-ratio optim / bare. Random weights throughout; nothing here asserts a timing (figures go in
-benchmarks/README.md, with the GPU's name).
+ratio optim / bare. Then it renders the same seed for 512 steps in float32 and in bf16 and
+compares the final objectives, and it ends with issue 10's acceptance lines evaluated and a
+markdown table for benchmarks/README.md. Random weights throughout; nothing here asserts a
+timing.
 
 Usage:
     python benchmarks/gpu_throughput.py                      # CUDA, batches 1 16 64 256
@@ -28,6 +30,7 @@ import argparse
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 import torch
 from inception_trunk import bare_step, optim_inception, torchvision_trunk
@@ -156,10 +159,101 @@ def bare_step_time(
     return seconds, _peak_mib(device)
 
 
-def _line(name: str, batch: int, seconds: float, peak: float, bare: float | None) -> str:
-    renders = batch / (RENDER_STEPS * seconds)
-    ratio = f"{seconds / bare:>6.2f}" if bare else f"{'':>6}"
-    return f"{name:<22} {batch:>5} {1000 * seconds:>9.2f} {renders:>10.2f} {peak:>9.0f} {ratio}"
+@dataclass
+class Row:
+    """One measurement: a bare step or an optim configuration at one batch size."""
+
+    name: str
+    batch: int
+    seconds: float
+    peak_mib: float
+    bare_seconds: float | None = None  # the bare step of our model at the same precision
+
+    @property
+    def renders_per_second(self) -> float:
+        return self.batch / (RENDER_STEPS * self.seconds)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.seconds / self.bare_seconds if self.bare_seconds else None
+
+    def line(self) -> str:
+        ratio = f"{self.ratio:>6.2f}" if self.ratio is not None else f"{'':>6}"
+        return (
+            f"{self.name:<22} {self.batch:>5} {1000 * self.seconds:>9.2f} "
+            f"{self.renders_per_second:>10.2f} {self.peak_mib:>9.0f} {ratio}"
+        )
+
+    def markdown(self) -> str:
+        ratio = f"{self.ratio:.2f}" if self.ratio is not None else ""
+        return (
+            f"| {self.name} | {self.batch} | {1000 * self.seconds:.2f} | "
+            f"{self.renders_per_second:.2f} | {self.peak_mib:.0f} | {ratio} |"
+        )
+
+
+def precision_check(
+    model: nn.Module, target: nn.Module, batch: int, size: int, steps: int, device: torch.device
+) -> dict[str, float]:
+    """Final objective of a ``steps``-step render per precision, same seed (fast path)."""
+    finals = {}
+    for name in ("fast", "fast-bf16"):
+        _, _, objective = optim_step_time(
+            model, target, batch, size, CONFIGS[name], 0, steps, device
+        )
+        finals[name] = objective
+    return finals
+
+
+def acceptance(rows: list[Row], finals: dict[str, float]) -> list[str]:
+    """Issue 10's acceptance lines, each with the measured figure and PASS/FAIL."""
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    fast = [r for r in rows if r.name.startswith("optim fast")]
+    lines = []
+    if fast:
+        best = max(fast, key=lambda r: r.renders_per_second)
+        limit = [r for r in rows if r.name == "bare torchvision bf16"]
+        limit_rate = max((r.renders_per_second for r in limit), default=float("nan"))
+        lines.append(
+            f"{verdict(best.renders_per_second >= 13.5)} best throughput "
+            f"{best.renders_per_second:.2f} renders/s ({best.name}, batch {best.batch}; "
+            f">= 13.5; {best.renders_per_second / limit_rate:.0%} of the bf16 trunk limit "
+            f"{limit_rate:.2f}, target >= 85%)"
+        )
+        singles = [r for r in fast if r.batch == 1]
+        if singles:
+            single = min(singles, key=lambda r: r.seconds)
+            lines.append(
+                f"{verdict(single.seconds <= 3e-3)} single render {1000 * single.seconds:.2f} "
+                f"ms/step ({single.name}; <= 3)"
+            )
+        worst = max(fast, key=lambda r: r.ratio or 0.0)
+        lines.append(
+            f"{verdict((worst.ratio or 0.0) <= 1.2)} step / bare step <= 1.2 at every batch: "
+            f"worst {worst.ratio:.2f} ({worst.name}, batch {worst.batch})"
+        )
+    trunk = {(r.name, r.batch): r.seconds for r in rows if r.name.startswith("bare")}
+    for precision in ("fp32", "bf16"):
+        ours, theirs = (
+            trunk.get((f"bare optim {precision}", 64)),
+            trunk.get((f"bare torchvision {precision}", 64)),
+        )
+        if ours and theirs:
+            lines.append(
+                f"{verdict(ours <= 1.2 * theirs)} bare InceptionV1 / torchvision trunk at batch "
+                f"64, {precision}: {ours / theirs:.2f} (<= 1.2)"
+            )
+    if len(finals) == 2:
+        fp32, bf16 = finals["fast"], finals["fast-bf16"]
+        difference = abs(bf16 - fp32) / abs(fp32)
+        lines.append(
+            f"{verdict(difference <= 0.05)} bf16 final objective {bf16:.4g} vs fp32 {fp32:.4g}: "
+            f"{difference:.1%} apart (<= 5%)"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,6 +267,10 @@ def main(argv: list[str] | None = None) -> None:
         "--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="FastPaths"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--precision-steps", type=int, default=RENDER_STEPS, help="0 skips the bf16 check"
+    )
+    parser.add_argument("--precision-batch", type=int, default=4)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -187,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'':<22} {'batch':>5} {'ms/step':>9} {'renders/s':>10} {'peak MiB':>9} {'/bare':>6}")
     ours, ours_target = optim_inception(device)  # frozen, target mixed4a_relu
     reference, reference_target = torchvision_trunk(device)
+    rows: list[Row] = []
     for batch in args.batches:
         bare: dict[str, float] = {}
         for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
@@ -201,14 +300,32 @@ def main(argv: list[str] | None = None) -> None:
                     model, target, batch, args.size, device, dtype, channels_last, args.steps
                 )
                 bare[f"{label} {precision}"] = seconds
-                print(_line(f"{label} {precision}", batch, seconds, peak, None), flush=True)
+                rows.append(Row(f"{label} {precision}", batch, seconds, peak))
+                print(rows[-1].line(), flush=True)
         for name in args.configs:
             precision = "bf16" if "bf16" in name else "fp32"
             seconds, peak, objective = optim_step_time(
                 ours, ours.mixed4a, batch, args.size, CONFIGS[name], args.warmup, args.steps, device
             )
-            line = _line(f"optim {name}", batch, seconds, peak, bare[f"bare optim {precision}"])
-            print(f"{line}  objective {objective:.3g}", flush=True)
+            rows.append(Row(f"optim {name}", batch, seconds, peak, bare[f"bare optim {precision}"]))
+            print(f"{rows[-1].line()}  objective {objective:.3g}", flush=True)
+    finals: dict[str, float] = {}
+    if args.precision_steps > 0:
+        finals = precision_check(
+            ours, ours.mixed4a, args.precision_batch, args.size, args.precision_steps, device
+        )
+        print(
+            f"\nfinal objective after {args.precision_steps} steps, batch {args.precision_batch},"
+            f" seed 0: " + ", ".join(f"{k} {v:.4g}" for k, v in finals.items())
+        )
+    print("\nAcceptance (issue 10):")
+    for line in acceptance(rows, finals):
+        print("  " + line)
+    print(f"\n{gpu}, torch {torch.__version__}, {args.size} px, random weights\n")
+    print("| step | batch | ms/step | renders/s (512 steps) | peak MiB | step / bare |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(row.markdown())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from optim.images.natural_image import NaturalImage
 from optim.loss.activation import ChannelActivation, LayerActivation
 from optim.loss.base import CompositeLoss, Loss
 from optim.optimization.input_optimization import InputOptimization
+from optim.optimization.step_record import StepRecord
 from optim.optimization.stop_criteria import n_steps
 from optim.transforms.to_rgb import ToRGB
 
@@ -176,7 +177,8 @@ def accentuate(
     if regularization_layer is not None:
         resolve_target(model, regularization_layer)
 
-    records: dict[str, list[torch.Tensor]] = {"target": [], "distance": [], "objective": []}
+    # Recorded as tensor operations: a step replayed as a CUDA graph runs no Python.
+    records = {name: StepRecord(steps) for name in ("target", "distance", "objective")}
 
     def objective(targets_to_values: dict) -> torch.Tensor:
         value = target_loss(targets_to_values).mean()
@@ -194,5 +196,5 @@ def accentuate(
     optimization.optimize(n_steps(steps, show_progress=show_progress), lr=lr)
     with torch.no_grad():
         result = natural()
-    history = {name: torch.stack(values).cpu() for name, values in records.items()}
+    history = {name: record.values().cpu() for name, record in records.items()}
     return AccentuationResult(image=result, history=history)

@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optim.optimization.fast_path import FastPath
+from optim.optimization.step_record import StepRecord
 from optim.rendering.objective import layer_channel_count, objective_for
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, describe
@@ -203,10 +204,10 @@ def render_layer(
     try:
         for batch in batches:
             combined = _slots_objective(module, layer, batch, objective)
-            per_step: list[torch.Tensor] = []
+            per_step = StepRecord(steps)  # no sync per step; filled by CUDA-graph replays too
 
-            def summarize(values: torch.Tensor, record: list = per_step) -> torch.Tensor:
-                record.append(values.detach())  # stays on the device: no sync per step
+            def summarize(values: torch.Tensor, record: StepRecord = per_step) -> torch.Tensor:
+                record.append(values)
                 return -values.sum()  # each slot's gradient equals its single render's
 
             with seeded(seed, render_device):
@@ -227,7 +228,7 @@ def render_layer(
                 with torch.no_grad():
                     final_images = image().detach()
             images.append(final_images.as_subclass(torch.Tensor).float().cpu())
-            histories.append(torch.stack(per_step).cpu().as_subclass(torch.Tensor))
+            histories.append(per_step.values().cpu().as_subclass(torch.Tensor))
             finals.extend(evaluate_objective(model, combined, final_images).tolist())
     finally:
         progress.close()

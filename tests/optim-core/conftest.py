@@ -1,0 +1,118 @@
+"""Fixtures for optim-core: a CPU stand-in for CUDA-graph replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+
+class _OpTape(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[tuple] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.ops.append((func, args, kwargs, out))
+        return out
+
+
+class TapeGraph:
+    """Replays a step the way a CUDA graph does, on the CPU: no Python of the step runs again.
+
+    ``capture`` runs the body once and records every aten operation with its output tensors.
+    ``replay`` runs the recorded operations again and copies each result into the output
+    tensor of the capture, so later operations (and the caller) read it at the same address,
+    like a graph's static memory. Random operations draw again from their generators, as
+    registered generators do on CUDA. Whatever the step's Python did besides tensor
+    operations (appending to a list, reading a value) happens once, at capture.
+
+    A real capture runs no kernel and GraphedStep replays right after it; here the capture
+    already ran the step, so the first replay after it does nothing.
+    """
+
+    def __init__(self, generators=()) -> None:
+        self.generators = list(generators)
+        self.ops: list[tuple] = []
+        self.replays = 0
+        self._ran_at_capture = False
+
+    def capture(self, body):
+        tape = _OpTape()
+        with tape:
+            out = body()
+        self.ops = tape.ops
+        self._ran_at_capture = True
+        return out
+
+    @torch.no_grad()
+    def replay(self) -> None:
+        self.replays += 1
+        if self._ran_at_capture:
+            self._ran_at_capture = False
+            return
+        for func, args, kwargs, out in self.ops:
+            fresh, _ = tree_flatten(func(*args, **kwargs))
+            static, _ = tree_flatten(out)
+            for old, new in zip(static, fresh, strict=True):
+                if isinstance(old, torch.Tensor) and not _same_memory(old, new):
+                    old.copy_(new)
+
+    def side_stream(self):
+        return nullcontext()
+
+
+def _same_memory(a: torch.Tensor, b: object) -> bool:
+    """A view op's output shares its input's memory: nothing to copy (and expanded views
+    cannot be written to)."""
+    return isinstance(b, torch.Tensor) and a.untyped_storage().data_ptr() == (
+        b.untyped_storage().data_ptr()
+    )
+
+
+@pytest.fixture
+def sgd_for_adam(monkeypatch):
+    """The default Adam of a run becomes SGD with momentum: capturable Adam is CUDA-only, and
+    CPU Adam reads its step count on the host, which a replayed graph would freeze."""
+    monkeypatch.setattr(
+        torch.optim, "Adam", lambda params, lr, **_: torch.optim.SGD(params, lr=lr, momentum=0.9)
+    )
+
+
+@pytest.fixture
+def tape_graph(monkeypatch):
+    """A context manager: inside it, InputOptimization takes its CUDA-graph branch on the CPU
+    (2 warm-up steps, failures raise) with :class:`TapeGraph`; it yields the graphs built."""
+    import optim.optimization.input_optimization as io
+    from optim.optimization import FastPath
+    from optim.optimization.fast_path import ResolvedFastPath
+
+    fields = {
+        **FastPath.off().resolve(torch.device("cpu")).__dict__,
+        "cuda_graph": True,
+        "cuda_graph_explicit": True,
+        "fuse_transforms": True,
+        "warmup_steps": 2,
+        "check_finite_every": 4,
+    }
+
+    @contextmanager
+    def forced() -> Iterator[list[TapeGraph]]:
+        built: list[TapeGraph] = []
+
+        def graph(generators=()):
+            built.append(TapeGraph(generators))
+            return built[-1]
+
+        with monkeypatch.context() as patch:
+            patch.setattr(FastPath, "resolve", lambda self, device: ResolvedFastPath(**fields))
+            patch.setattr(io, "CudaGraph", graph)
+            yield built
+
+    return forced
