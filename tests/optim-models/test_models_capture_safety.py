@@ -38,3 +38,32 @@ def test_zoo_model_step_is_capturable(name, options, layer, size):
         opt.images.NaturalImage((size, size)),
         opt.transforms.TransformationRobustness(),
     )
+
+
+@pytest.mark.usefixtures("sgd_for_adam")
+@pytest.mark.parametrize(
+    ("name", "layer"), [("googlenet", "mixed4a"), ("googlenet_places365", "mixed3b")]
+)
+def test_zoo_model_replayed_steps_equal_the_eager_loop(tape_graph, name, layer):
+    """Replayed without their Python (conftest's TapeGraph), the redirected ReLUs' and the
+    local response norms' own backward passes give the eager loop's steps."""
+    torch.manual_seed(0)
+    model = opt.models.get_model(
+        name, pretrained=False, replace_relus_with_redirectedrelu=True
+    ).eval()
+
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(1)
+        image = opt.images.NaturalImage((64, 64))
+        stack = opt.transforms.FusedTransformationRobustness()
+        history = opt.InputOptimization(
+            model, opt.loss.ChannelActivation(layer, 7), image, stack
+        ).optimize(opt.optimization.n_steps(5, show_progress=False), lr=0.05)
+        return history, image().detach().as_subclass(torch.Tensor)
+
+    eager_history, eager_image = run()
+    with tape_graph() as graphs:
+        history, image = run()
+    assert len(graphs) == 1 and graphs[0].replays == 3
+    torch.testing.assert_close(history, eager_history, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(image, eager_image, rtol=1e-5, atol=1e-6)

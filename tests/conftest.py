@@ -1,4 +1,4 @@
-"""Fixtures for optim-core: a CPU stand-in for CUDA-graph replay."""
+"""Fixtures for every package's tests: a CPU stand-in for CUDA-graph replay."""
 
 from __future__ import annotations
 
