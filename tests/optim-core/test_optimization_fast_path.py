@@ -322,6 +322,32 @@ def test_graphed_step_falls_back_to_eager_when_the_capture_fails(caplog):
         strict()
 
 
+def test_a_failed_capture_names_the_first_error_not_only_the_capture_end(caplog):
+    """A sync inside the capture invalidates it; ending the capture then raises its own,
+    uninformative error while the first one is being handled."""
+
+    class InvalidatedGraph(FakeGraph):
+        def capture(self, body):
+            try:
+                raise RuntimeError("operation not permitted when stream is capturing")
+            except RuntimeError:  # implicit chaining, as torch.cuda.graph's __exit__ does
+                raise RuntimeError("operation failed due to a previous error during capture")  # noqa: B904
+
+    _, eager, body, zero = _counting_step()
+    step = GraphedStep(eager, body, zero, warmup=1, graph_factory=InvalidatedGraph)
+    with caplog.at_level(logging.WARNING):
+        step(), step()
+    assert "not permitted when stream is capturing; then RuntimeError: operation failed" in (
+        caplog.text
+    )
+    strict = GraphedStep(
+        eager, body, zero, warmup=1, graph_factory=InvalidatedGraph, fall_back=False
+    )
+    strict()
+    with pytest.raises(RuntimeError, match="not permitted when stream is capturing; then"):
+        strict()
+
+
 def test_graphed_step_needs_a_warmup_step():
     with pytest.raises(ValueError, match="warmup must be an int >= 1"):
         GraphedStep(lambda: torch.zeros(()), lambda: torch.zeros(()), lambda: None, warmup=0)

@@ -209,9 +209,10 @@ class GraphedStep:
         except KeyboardInterrupt:
             raise
         except Exception as exc:
+            reason = _reasons(exc)
             if not self.fall_back:
                 raise RuntimeError(
-                    f"Capturing the optimisation step as a CUDA graph failed: {exc}. Something "
+                    f"Capturing the optimisation step as a CUDA graph failed: {reason}. Something "
                     "in the step synchronises with the host (.item(), bool(tensor), a CPU "
                     "tensor moved to the GPU, data-dependent shapes); remove it or run with "
                     "FastPath(cuda_graph=False)."
@@ -219,7 +220,7 @@ class GraphedStep:
             logger.warning(
                 "Capturing the optimisation step as a CUDA graph failed (%s); continuing "
                 "without it. Pass FastPath(cuda_graph=False) to skip the attempt.",
-                exc,
+                reason,
             )
             self.failed = exc
             return False
@@ -227,3 +228,19 @@ class GraphedStep:
             raise TypeError(f"The captured step must return a tensor, got {type(static).__name__}.")
         self._static = static
         return True
+
+
+def _reasons(exc: BaseException) -> str:
+    """``exc`` and the errors it was raised while handling, the first one first.
+
+    A host synchronisation invalidates the capture, and ending the capture then raises an
+    error of its own that says nothing about the cause: the cause is the first error.
+    """
+    chain: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "; then ".join(reversed(chain))
