@@ -224,3 +224,28 @@ def test_models_match_the_straightforward_implementation_at_mixed4a(build):
     torch.testing.assert_close(
         grad_x, ref_grad, rtol=1e-10, atol=1e-10 * ref_grad.abs().max().item()
     )
+
+
+def test_float16_inputs_are_normalised_in_float32_without_overflow():
+    """Squares of activations above 256 overflow float16 (InceptionV1's first activations
+    reach that on its [-117, 138] input scale); the result must stay finite and accurate."""
+    torch.manual_seed(0)
+    x16 = (torch.rand(2, 16, 6, 6) * 400).half().requires_grad_()
+    lrn = LocalResponseNorm(9, alpha=9.99e-5, beta=0.5, k=1.0)
+    out = lrn(x16)
+    out.backward(torch.ones_like(out))
+    reference_x = x16.detach().float().requires_grad_()
+    reference = F.local_response_norm(reference_x, 9, 9.99e-5, 0.5, 1.0)
+    reference.backward(torch.ones_like(reference))
+    assert out.dtype == torch.float16 and x16.grad.dtype == torch.float16
+    torch.testing.assert_close(out.float(), reference, rtol=2e-3, atol=1e-2)
+    torch.testing.assert_close(x16.grad.float(), reference_x.grad, rtol=2e-3, atol=1e-3)
+
+
+def test_float16_under_autocast_stays_finite():
+    x = torch.rand(1, 8, 5, 5) * 400
+    lrn = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+    with torch.autocast("cpu", dtype=torch.float16):
+        out = lrn(x.half())
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), lrn(x), rtol=2e-3, atol=1e-2)

@@ -107,7 +107,8 @@ class LocalResponseNorm(nn.LocalResponseNorm):
     ``nn.LocalResponseNorm`` (empty). Other ranks use the parent's implementation.
 
     On CUDA with ``torch.backends.cudnn.allow_tf32`` (torch's default) the window sum runs
-    in TF32, like every other convolution of the model.
+    in TF32, like every other convolution of the model. float16 inputs (fp16 autocast) are
+    normalised in float32: their squares overflow float16 from 256 on.
 
     Example:
         >>> lrn = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
@@ -146,5 +147,13 @@ class LocalResponseNorm(nn.LocalResponseNorm):
             raise TypeError(f"LocalResponseNorm expects a tensor, got {type(input).__name__}")
         if input.dim() != 4 or not input.is_floating_point():
             return super().forward(input)
+        if input.dtype == torch.float16:
+            # Squares of activations above 256 overflow float16 (and alpha / size is below its
+            # smallest normal number): normalise in float32, autocast off, then cast back.
+            with torch.autocast(input.device.type, enabled=False):
+                return self._normalize(input.float()).to(torch.float16)
+        return self._normalize(input)
+
+    def _normalize(self, input: torch.Tensor) -> torch.Tensor:
         weight, weight_t, bias = self._window_conv(input)
         return _LocalResponseNorm.apply(input, weight, weight_t, bias, float(self.beta))[0]
