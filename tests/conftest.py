@@ -88,7 +88,8 @@ def sgd_for_adam(monkeypatch):
 @pytest.fixture
 def tape_graph(monkeypatch):
     """A context manager: inside it, InputOptimization takes its CUDA-graph branch on the CPU
-    (2 warm-up steps, failures raise) with :class:`TapeGraph`; it yields the graphs built."""
+    (2 warm-up steps, failures raise, optional autocast dtype) with :class:`TapeGraph`; it
+    yields the graphs built."""
     import optim.optimization.input_optimization as io
     from optim.optimization import FastPath
     from optim.optimization.fast_path import ResolvedFastPath
@@ -103,15 +104,16 @@ def tape_graph(monkeypatch):
     }
 
     @contextmanager
-    def forced() -> Iterator[list[TapeGraph]]:
+    def forced(autocast: torch.dtype | None = None) -> Iterator[list[TapeGraph]]:
         built: list[TapeGraph] = []
+        resolved = ResolvedFastPath(**{**fields, "autocast_dtype": autocast})
 
         def graph(generators=()):
             built.append(TapeGraph(generators))
             return built[-1]
 
         with monkeypatch.context() as patch:
-            patch.setattr(FastPath, "resolve", lambda self, device: ResolvedFastPath(**fields))
+            patch.setattr(FastPath, "resolve", lambda self, device: resolved)
             patch.setattr(io, "CudaGraph", graph)
             yield built
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import optim as opt
-from optim.optimization import n_steps
+from optim.optimization import FastPath, n_steps
 from optim.optimization.step_record import StepRecord
 from optim.rendering.run_optimization import optimize
 
@@ -28,20 +28,23 @@ def _fused() -> nn.Module:
 
 
 @pytest.mark.usefixtures("sgd_for_adam")
-def test_replayed_steps_equal_the_eager_loop(tape_graph):
-    def run() -> tuple[torch.Tensor, torch.Tensor]:
+@pytest.mark.parametrize("precision", [None, torch.bfloat16, torch.float16])
+def test_replayed_steps_equal_the_eager_loop(tape_graph, precision):
+    """fp16 includes the loss scale and the unscaling of the gradients inside the graph."""
+
+    def run(fast_path: FastPath | None) -> tuple[torch.Tensor, torch.Tensor]:
         model = _model()
         torch.manual_seed(1)
         image = opt.images.NaturalImage((SIZE, SIZE), batch=2)
         objective = opt.loss.ChannelActivation("3", 1)  # a live channel of this model
         history = opt.InputOptimization(model, objective, image, _fused()).optimize(
-            n_steps(7, show_progress=False), lr=0.05
+            n_steps(7, show_progress=False), lr=0.05, fast_path=fast_path
         )
         return history, image().detach().as_subclass(torch.Tensor)
 
-    eager_history, eager_image = run()
-    with tape_graph() as graphs:
-        history, image = run()
+    eager_history, eager_image = run(FastPath(autocast=precision))
+    with tape_graph(autocast=precision) as graphs:
+        history, image = run(None)
     assert len(graphs) == 1 and graphs[0].replays == 5  # 2 warm-up steps, then 5 replays
     assert len(set(history.tolist())) == 7
     torch.testing.assert_close(history, eager_history, rtol=1e-6, atol=1e-7)
