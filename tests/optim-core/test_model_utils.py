@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -130,6 +132,21 @@ def test_redirected_relu_passes_gradient_through_when_relu_gradient_is_all_zero(
     grad_out = torch.tensor([[1.0, -2.0], [3.0, 0.5]])
     RedirectedReluLayer()(x).backward(grad_out)
     assert x.grad.tolist() == grad_out.tolist()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16])
+def test_redirected_relu_masks_exactly_the_negative_inputs(dtype):
+    """Zeros (also -0.0) keep their gradient, every negative number down to the smallest
+    subnormal loses it: the oracle is Lucid's ``where(x < 0, 0, grad)``."""
+    finfo = torch.finfo(dtype)
+    subnormal = finfo.tiny * finfo.eps
+    edges = [0.0, -0.0, subnormal, -subnormal, finfo.tiny, -finfo.tiny, -1.0, 2.0, -math.inf]
+    x = torch.tensor(edges, dtype=torch.float64).to(dtype).requires_grad_()
+    grad_out = torch.arange(1.0, len(edges) + 1).to(dtype)
+    RedirectedReLU.apply(x).backward(grad_out)
+    expected = torch.where(x.detach() < 0, 0, grad_out)
+    assert torch.equal(x.grad, expected)
+    assert x.grad[:4].tolist() == [1.0, 2.0, 3.0, 0.0]
 
 
 def test_redirected_relu_backward_never_syncs_with_the_host(monkeypatch):

@@ -38,7 +38,11 @@ class RedirectedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         (input,) = ctx.saved_tensors
-        relu_grad = torch.where(input < 0, 0, grad_output)  # masked_fill would copy, then fill
+        # torch.where(input < 0, 0, grad_output) in one pass: threshold_backward zeroes where
+        # input <= threshold, and with minus the smallest subnormal that is exactly input < 0
+        # (-0.0 and 0 keep their gradient, as in Lucid).
+        finfo = torch.finfo(input.dtype)
+        relu_grad = torch.ops.aten.threshold_backward(grad_output, input, -finfo.tiny * finfo.eps)
         # Decided on the device: a Python ``if`` would wait for the GPU at every ReLU and step
         # and could not be captured in a CUDA graph.
         return torch.where(relu_grad.any(), relu_grad, grad_output)
