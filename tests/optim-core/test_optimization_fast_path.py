@@ -509,9 +509,8 @@ def test_progress_postfix_reads_the_loss_at_most_twice_a_second():
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-@pytest.mark.gpu
-@needs_cuda
-def test_cuda_default_captures_the_step_and_improves_the_objective(monkeypatch):
+def _spy_graphed_steps(monkeypatch) -> list[GraphedStep]:
+    """The GraphedSteps that InputOptimization builds, kept to inspect after the run."""
     import optim.optimization.input_optimization as io
 
     steps_made: list[GraphedStep] = []
@@ -521,6 +520,13 @@ def test_cuda_default_captures_the_step_and_improves_the_objective(monkeypatch):
         return steps_made[-1]
 
     monkeypatch.setattr(io, "GraphedStep", spy)
+    return steps_made
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_default_captures_the_step_and_improves_the_objective(monkeypatch):
+    steps_made = _spy_graphed_steps(monkeypatch)
     model = _model().cuda()
     torch.manual_seed(1)
     image = opt.images.NaturalImage((64, 64), batch=4).cuda()
@@ -561,18 +567,16 @@ def test_explicit_cuda_graph_refuses_an_eager_random_transform_on_cuda():
 
 @pytest.mark.gpu
 @needs_cuda
-def test_cuda_graph_captures_with_a_transform_owning_a_cuda_generator():
+def test_cuda_graph_captures_with_a_transform_owning_a_cuda_generator(monkeypatch):
+    """An unregistered generator would make the capture fail (explicit: raise)."""
+    steps_made = _spy_graphed_steps(monkeypatch)
     generator = torch.Generator(device="cuda").manual_seed(0)
     fused = opt.transforms.FusedTransformationRobustness(generator=generator).cuda()
     torch.manual_seed(1)
     image = opt.images.NaturalImage((SIZE, SIZE), batch=2).cuda()
-    model = _model().cuda()
-    run = opt.InputOptimization(model, opt.loss.ChannelActivation("4", 3), image, fused)
-    # Explicit: a capture failure (an unregistered generator) raises instead of going eager.
+    run = opt.InputOptimization(_model().cuda(), opt.loss.ChannelActivation("4", 3), image, fused)
     history = run.optimize(
         n_steps(12, show_progress=False), lr=0.05, fast_path=FastPath(cuda_graph=True)
     )
+    assert steps_made[0].captured and steps_made[0].failed is None
     assert history.shape == (12,) and torch.isfinite(history).all()
-    state = generator.get_state()
-    run.optimize(n_steps(6, show_progress=False), lr=0.05, fast_path=FastPath(cuda_graph=True))
-    assert not torch.equal(generator.get_state(), state)  # replays advance its offset

@@ -160,6 +160,7 @@ def test_step_record_append_never_reads_back(monkeypatch):
 def test_cuda_render_layer_records_every_step_of_the_graph():
     model = _model().cuda()
     settings = {"channels": [1, 3, 5], "batch_size": 3, "size": SIZE, "steps": 12, "seed": 0}
-    result = opt.render_layer(model, "3", show_progress=False, **settings)  # graph auto-on
+    graph = FastPath(cuda_graph=True)  # explicit: a failed capture raises instead of going eager
+    result = opt.render_layer(model, "3", show_progress=False, fast_path=graph, **settings)
     assert result.history.shape == (12, 3)
     assert len({tuple(row) for row in result.history.tolist()}) == 12  # no aliased rows
