@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 
 import pytest
 import torch
@@ -77,36 +78,44 @@ def _same_memory(a: torch.Tensor, b: object) -> bool:
 
 
 @pytest.fixture
-def sgd_for_adam(monkeypatch):
+def sgd_for_adam(monkeypatch) -> list[dict]:
     """The default Adam of a run becomes SGD with momentum: capturable Adam is CUDA-only, and
-    CPU Adam reads its step count on the host, which a replayed graph would freeze."""
-    monkeypatch.setattr(
-        torch.optim, "Adam", lambda params, lr, **_: torch.optim.SGD(params, lr=lr, momentum=0.9)
-    )
+    CPU Adam reads its step count on the host, which a replayed graph would freeze. Returns
+    the keyword arguments each Adam was asked for with (``capturable`` among them)."""
+    requests: list[dict] = []
+
+    def adam(params, **kwargs):
+        requests.append(kwargs)
+        return torch.optim.SGD(params, lr=kwargs["lr"], momentum=0.9)
+
+    monkeypatch.setattr(torch.optim, "Adam", adam)
+    return requests
 
 
 @pytest.fixture
 def tape_graph(monkeypatch):
     """A context manager: inside it, InputOptimization takes its CUDA-graph branch on the CPU
-    (2 warm-up steps, failures raise, optional autocast dtype) with :class:`TapeGraph`; it
-    yields the graphs built."""
+    with :class:`TapeGraph` (2 warm-up steps); it yields the graphs built. Options: the
+    autocast dtype, ``fuse`` (fuse TransformationRobustness) and ``explicit`` (a step that
+    cannot be captured raises instead of running eagerly)."""
     import optim.optimization.input_optimization as io
     from optim.optimization import FastPath
-    from optim.optimization.fast_path import ResolvedFastPath
 
-    fields = {
-        **FastPath.off().resolve(torch.device("cpu")).__dict__,
-        "cuda_graph": True,
-        "cuda_graph_explicit": True,
-        "fuse_transforms": True,
-        "warmup_steps": 2,
-        "check_finite_every": 4,
-    }
+    base = replace(
+        FastPath.off().resolve(torch.device("cpu")),
+        cuda_graph=True,
+        warmup_steps=2,
+        check_finite_every=4,
+    )
 
     @contextmanager
-    def forced(autocast: torch.dtype | None = None) -> Iterator[list[TapeGraph]]:
+    def forced(
+        autocast: torch.dtype | None = None, *, fuse: bool = True, explicit: bool = True
+    ) -> Iterator[list[TapeGraph]]:
         built: list[TapeGraph] = []
-        resolved = ResolvedFastPath(**{**fields, "autocast_dtype": autocast})
+        resolved = replace(
+            base, autocast_dtype=autocast, fuse_transforms=fuse, cuda_graph_explicit=explicit
+        )
 
         def graph(generators=()):
             built.append(TapeGraph(generators))

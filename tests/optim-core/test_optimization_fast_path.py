@@ -11,7 +11,7 @@ from torch import nn
 
 import optim as opt
 from optim.optimization import FastPath, n_steps
-from optim.optimization.fast_path import ResolvedFastPath, graph_unsafe_modules
+from optim.optimization.fast_path import graph_unsafe_modules
 from optim.optimization.graphed_step import GraphedStep
 from optim.optimization.stop_criteria import NSteps
 
@@ -247,14 +247,13 @@ def test_a_non_finite_objective_names_its_first_step(every):
 
 
 class FakeGraph:
-    """Records the body instead of running it, like a CUDA graph capture; replay runs it into
-    the same static output tensor. A real replay's backward overwrites the gradients it
-    allocated during capture; ``reset_grads`` emulates that."""
+    """Records the body instead of running it, like a CUDA graph capture; replay runs it (its
+    Python too, unlike a real graph: conftest's TapeGraph does not) into the same static
+    output tensor. For GraphedStep's own bookkeeping."""
 
     instances: list[FakeGraph] = []
 
-    def __init__(self, reset_grads=None) -> None:
-        self.reset_grads = reset_grads
+    def __init__(self) -> None:
         self.body = None
         self.static = torch.empty(0)
         self.replays = 0
@@ -266,8 +265,6 @@ class FakeGraph:
 
     def replay(self) -> None:
         self.replays += 1
-        if self.reset_grads is not None:
-            self.reset_grads()
         out = self.body().detach()
         self.static.resize_(out.shape).copy_(out)
 
@@ -353,77 +350,23 @@ def test_graphed_step_needs_a_warmup_step():
         GraphedStep(lambda: torch.zeros(()), lambda: torch.zeros(()), lambda: None, warmup=0)
 
 
-def _graph_on_cpu(monkeypatch, fuse: bool, explicit: bool = False) -> list[dict]:
-    """Make InputOptimization take its CUDA-graph branch on CPU, with FakeGraph."""
-    import optim.optimization.input_optimization as io
-
-    resolved = FastPath.off().resolve(torch.device("cpu"))
-    fields = {
-        **resolved.__dict__,
-        "cuda_graph": True,
-        "cuda_graph_explicit": explicit,
-        "fuse_transforms": fuse,
-        "warmup_steps": 2,
-    }
-    monkeypatch.setattr(FastPath, "resolve", lambda self, device: ResolvedFastPath(**fields))
-
-    def graphed_step(eager_step, body, zero_grad, **kwargs):
-        def factory():
-            return FakeGraph(zero_grad)
-
-        return GraphedStep(eager_step, body, zero_grad, **{**kwargs, "graph_factory": factory})
-
-    monkeypatch.setattr(io, "GraphedStep", graphed_step)
-    adam_calls: list[dict] = []
-    real_adam = torch.optim.Adam
-
-    def adam(params, **kwargs):  # capturable Adam is CUDA-only; record that it was asked for
-        adam_calls.append(kwargs)
-        return real_adam(params, **{k: v for k, v in kwargs.items() if k != "capturable"})
-
-    monkeypatch.setattr(torch.optim, "Adam", adam)
-    return adam_calls
-
-
-def test_graph_branch_replays_the_same_steps_as_the_eager_loop(monkeypatch):
-    fused = opt.transforms.FusedTransformationRobustness(translate=(2, 2), final_translate=1)
-    eager_history, eager_image, _ = _render(FastPath.off(), steps=7, transform=fused)
-    FakeGraph.instances.clear()
-    adam_calls = _graph_on_cpu(monkeypatch, fuse=False)
-    history, image, _ = _render(None, steps=7, transform=fused)
-    assert adam_calls == [{"lr": 0.05, "capturable": True}]
-    assert FakeGraph.instances[-1].replays == 5  # 2 warm-up steps, then 5 replays
-    assert len(set(history.tolist())) == 7  # each step's value, not the static tensor's last
-    torch.testing.assert_close(history, eager_history, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(image, eager_image, rtol=1e-5, atol=1e-6)
-
-
-def test_graph_is_built_with_the_generators_the_transforms_draw_from(monkeypatch):
+@pytest.mark.usefixtures("sgd_for_adam")
+def test_graph_is_built_with_the_generators_the_transforms_draw_from(tape_graph):
     """A generator other than torch's default must be registered with the CUDA graph, or
     every replay would draw the numbers of the capture."""
-    import optim.optimization.input_optimization as io
-
-    _graph_on_cpu(monkeypatch, fuse=False)
-    monkeypatch.setattr(io, "GraphedStep", GraphedStep)  # the real one, with the run's factory
-    built: list[list[torch.Generator]] = []
-
-    def cuda_graph(generators):
-        built.append(list(generators))
-        return FakeGraph()
-
-    monkeypatch.setattr(io, "CudaGraph", cuda_graph)
     generator = torch.Generator().manual_seed(3)
     fused = opt.transforms.FusedTransformationRobustness(
         translate=(2, 2), final_translate=1, generator=generator
     )
     state = generator.get_state()
-    history, _, _ = _render(None, steps=4, transform=nn.Sequential(nn.Identity(), fused))
-    assert built == [[generator]] and history.shape == (4,)
+    with tape_graph(fuse=False) as graphs:
+        history, _, _ = _render(None, steps=4, transform=nn.Sequential(nn.Identity(), fused))
+    assert [graph.generators for graph in graphs] == [[generator]] and history.shape == (4,)
     assert not torch.equal(generator.get_state(), state)  # the step drew from it
 
 
-def test_graph_branch_fuses_the_robustness_stack_for_the_run_only(monkeypatch):
-    _graph_on_cpu(monkeypatch, fuse=True)
+@pytest.mark.usefixtures("sgd_for_adam")
+def test_graph_branch_fuses_the_robustness_stack_for_the_run_only(tape_graph):
     model = _model()
     stack = opt.transforms.TransformationRobustness()
     seen: list[str] = []
@@ -431,23 +374,26 @@ def test_graph_branch_fuses_the_robustness_stack_for_the_run_only(monkeypatch):
     torch.manual_seed(1)
     image = opt.images.NaturalImage((SIZE, SIZE))
     run = opt.InputOptimization(model, opt.loss.ChannelActivation("4", 3), image, stack)
-    run.optimize(n_steps(4, show_progress=False))
+    with tape_graph(fuse=True):
+        run.optimize(n_steps(4, show_progress=False))
     assert run.transform is stack  # restored
     assert set(seen) == {(1, 3, SIZE + 4, SIZE + 4)}  # fused: one static output size
 
 
-def test_graph_branch_refuses_host_random_transforms(monkeypatch, caplog):
-    _graph_on_cpu(monkeypatch, fuse=False)
+@pytest.mark.usefixtures("sgd_for_adam")
+def test_graph_branch_refuses_host_random_transforms(tape_graph, caplog):
     jitter = nn.Sequential(opt.transforms.RandomSpatialJitter(2))
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), tape_graph(fuse=False, explicit=False) as graphs:
         history, _, _ = _render(None, steps=3, transform=jitter)
-    assert history.shape == (3,)  # ran eagerly
+    assert history.shape == (3,) and not graphs  # ran eagerly
     assert "0 (RandomSpatialJitter) (draws its randomness on the host)" in caplog.text
 
 
-def test_explicit_graph_with_a_host_random_transform_is_an_error(monkeypatch):
-    _graph_on_cpu(monkeypatch, fuse=False, explicit=True)
-    with pytest.raises(ValueError, match=r"RandomSpatialJitter.*FusedTransformationRobustness"):
+def test_explicit_graph_with_a_host_random_transform_is_an_error(tape_graph):
+    with (
+        tape_graph(fuse=False, explicit=True),
+        pytest.raises(ValueError, match=r"RandomSpatialJitter.*FusedTransformationRobustness"),
+    ):
         _render(None, steps=2, transform=opt.transforms.RandomSpatialJitter(2))
 
 

@@ -27,9 +27,8 @@ def _fused() -> nn.Module:
     return opt.transforms.FusedTransformationRobustness(translate=(2, 2), final_translate=1)
 
 
-@pytest.mark.usefixtures("sgd_for_adam")
 @pytest.mark.parametrize("precision", [None, torch.bfloat16, torch.float16])
-def test_replayed_steps_equal_the_eager_loop(tape_graph, precision):
+def test_replayed_steps_equal_the_eager_loop(tape_graph, sgd_for_adam, precision):
     """fp16 includes the loss scale and the unscaling of the gradients inside the graph."""
 
     def run(fast_path: FastPath | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,6 +44,7 @@ def test_replayed_steps_equal_the_eager_loop(tape_graph, precision):
     eager_history, eager_image = run(FastPath(autocast=precision))
     with tape_graph(autocast=precision) as graphs:
         history, image = run(None)
+    assert sgd_for_adam == [{"lr": 0.05, "capturable": c} for c in (False, True)]
     assert len(graphs) == 1 and graphs[0].replays == 5  # 2 warm-up steps, then 5 replays
     assert len(set(history.tolist())) == 7
     torch.testing.assert_close(history, eager_history, rtol=1e-6, atol=1e-7)

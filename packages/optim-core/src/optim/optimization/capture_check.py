@@ -24,6 +24,7 @@ import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,12 +218,20 @@ def assert_step_capturable(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
-    options = {
-        "channels_last": channels_last,
-        "fuse_transforms": fuse_transforms,
-        "loss_summarize_fn": loss_summarize_fn,
-    }
     device = model_device(model) or torch.device("cpu")
+    fast = ResolvedFastPath(
+        device=device,
+        channels_last=channels_last,
+        autocast_dtype=None,
+        cuda_graph=True,
+        cuda_graph_explicit=True,  # failures raise instead of falling back
+        fuse_transforms=fuse_transforms,
+        freeze_model=True,
+        check_finite_every=1 << 30,
+        warmup_steps=1,
+    )
+    summarize = loss_summarize_fn or default_loss_summarize
+    arguments = (model, loss_function, input_param, transform)
     modules = [m for m in (model, input_param, transform) if isinstance(m, nn.Module)]
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
@@ -230,38 +239,24 @@ def assert_step_capturable(
         # built there directly); on meta, host tensors copied to the device do. The image and
         # transform are optimised on clones; the model's weights are only read.
         with _tensors_replaced(modules[1:], torch.clone):
-            _run_two_steps(model, loss_function, input_param, transform, device, options)
+            _run_two_steps(arguments, fast, summarize)
         with _tensors_replaced(modules, lambda tensor: tensor.to(_META)):
-            _run_two_steps(model, loss_function, input_param, transform, _META, options)
+            _run_two_steps(arguments, replace(fast, device=_META), summarize)
 
 
 def _run_two_steps(
-    model: nn.Module,
-    loss_function: Loss | Callable[..., torch.Tensor],
-    input_param: nn.Module | None,
-    transform: nn.Module | None,
-    device: torch.device,
-    options: dict[str, Any],
+    arguments: tuple[nn.Module, Any, nn.Module | None, nn.Module | None],
+    fast: ResolvedFastPath,
+    summarize: Callable[[torch.Tensor], torch.Tensor],
 ) -> None:
     """One warm-up step, then one step captured by :class:`_WatchingGraph`."""
     from optim.optimization.input_optimization import InputOptimization
 
-    run = InputOptimization(model, loss_function, input_param, transform)
-    fast = ResolvedFastPath(
-        device=device,
-        channels_last=options["channels_last"],
-        autocast_dtype=None,
-        cuda_graph=True,
-        cuda_graph_explicit=True,  # failures raise instead of falling back
-        fuse_transforms=options["fuse_transforms"],
-        freeze_model=True,
-        check_finite_every=1 << 30,
-        warmup_steps=1,
-    )
+    run = InputOptimization(*arguments)
     run._optimize(
         lambda step, *_: step < 2,
         _DeviceSGD(run.parameters()),
-        options["loss_summarize_fn"] or default_loss_summarize,
+        summarize,
         0.01,
         fast,
         graph_factory=_WatchingGraph,
