@@ -12,14 +12,18 @@ import torch
 import optim as opt
 from optim.optimization import assert_step_capturable
 
-# (zoo name, build options, target layer, image size); 64 px keeps the CPU pass quick.
+# (zoo name, build options, target layer, image size); 64 px keeps the CPU pass quick. Without
+# pretrained weights googlenet and CLIP skip their input transform unless asked: renders
+# (pretrained) run it, so it is on here.
+_RENDERED = {"transform_input": True}
 CASES = [
-    ("googlenet", {}, "mixed4a", 64),
-    ("googlenet", {"replace_relus_with_redirectedrelu": True}, "mixed4a", 64),
+    ("googlenet", _RENDERED, "mixed4a", 64),
+    ("googlenet", {**_RENDERED, "replace_relus_with_redirectedrelu": True}, "mixed4a", 64),
+    ("googlenet", {**_RENDERED, "bgr_transform": True}, "mixed3a", 64),
     ("googlenet_places365", {"replace_relus_with_redirectedrelu": True}, "mixed4a", 64),
     ("vgg16", {}, "features.16", 64),
     ("efficientnet_lite0", {}, "_blocks.8", 64),
-    ("clip_resnet50x4_image", {}, "layer2", 64),
+    ("clip_resnet50x4_image", _RENDERED, "layer2", 64),
     ("torchvision/googlenet", {}, "inception4a", 64),
     ("torchvision/inception_v3", {}, "Mixed_5b", 96),
     ("torchvision/resnet18", {}, "layer2", 64),
@@ -49,7 +53,7 @@ def test_zoo_model_replayed_steps_equal_the_eager_loop(tape_graph, name, layer):
     local response norms' own backward passes give the eager loop's steps."""
     torch.manual_seed(0)
     model = opt.models.get_model(
-        name, pretrained=False, replace_relus_with_redirectedrelu=True
+        name, pretrained=False, replace_relus_with_redirectedrelu=True, transform_input=True
     ).eval()
 
     def run() -> tuple[torch.Tensor, torch.Tensor]:

@@ -91,7 +91,7 @@ class InceptionV1(GoogLeNetBase):
             return x.unsqueeze(0) if x.dim() == 3 else x
         x = check_image_input(x, type(self).__name__, model=self)
         x = x * 255 - 117
-        return x[:, [2, 1, 0]] if self.bgr_transform else x
+        return x.flip(1) if self.bgr_transform else x  # RGB -> BGR, no host index tensor
 
 
 def googlenet(
