@@ -11,7 +11,6 @@ from torch import nn
 import optim as opt
 from optim.optimization import FastPath, n_steps
 from optim.optimization.step_record import StepRecord
-from optim.rendering.run_optimization import optimize
 
 SIZE = 32
 
@@ -64,7 +63,9 @@ def test_a_python_list_misses_the_replayed_steps(tape_graph):
     image = opt.images.PixelImage((SIZE, SIZE), batch=2)
     objective = opt.loss.ChannelActivation("3", 1)
     with tape_graph():
-        history = optimize(model, objective, image, _fused(), steps=6, lr=0.05, summarize=summarize)
+        history = opt.InputOptimization(model, objective, image, _fused()).optimize(
+            n_steps(6, show_progress=False), loss_summarize_fn=summarize, lr=0.05
+        )
     assert len(seen) == 3  # 2 warm-up steps and the capture
     rows = record.values()
     assert rows.shape == (6, 2)

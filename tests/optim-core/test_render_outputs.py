@@ -71,7 +71,7 @@ def test_render_manifest_round_trip(tmp_path):
     result = _render_result()
     image = result.save(tmp_path / "unit.png")
     path = tmp_path / "unit.json"
-    write_manifest(path, render_manifest(result, SOURCE, image, path, objective=None))
+    write_manifest(path, render_manifest(result, SOURCE, image, path))
     manifest = read_manifest(path)
     assert manifest["kind"] == "render" and manifest["target"] == "conv2:3"
     assert manifest["model"]["weights_sha256"] == "ab" * 32

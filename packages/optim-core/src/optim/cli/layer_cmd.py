@@ -2,7 +2,7 @@
 
 Writes ``index.html`` (open it from disk), ``grid.png``, ``manifest.json`` and one PNG + JSON
 manifest per channel under ``channels/``. Channels are optimised ``--batch-size`` at a time,
-one batch slot each.
+one batch slot each. The defaults are :data:`~optim.rendering.LAYER_JOB`'s.
 
 Example:
     $ optim layer                                   # default layer of EfficientNet-Lite0
@@ -12,33 +12,29 @@ Example:
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from optim.checks import parse_int_list
+from optim.cli.jobs import layer_job
 from optim.cli.render_options import (
+    RENDER_OPTIONS,
     add_model_options,
     add_render_options,
     check_output_dir,
-    fast_path_from_args,
-    load_model,
-    parse_channels,
+    spec_from_args,
     user_errors,
 )
+from optim.rendering import LAYER_JOB, write_gallery
 
 __all__ = ["DEFAULTS", "add_parser", "run"]
 
-DEFAULTS: dict[str, Any] = {
-    "model": "efficientnet_lite0",
-    "layer": "_blocks.10",
-    "channels": "0-15",
-    "batch_size": 8,
-    "size": 96,
-    "steps": 64,
-    "lr": 0.05,
-    "parameterization": "fft_image",
-    "transforms": "transformation_robustness",
-    "objective": None,
-}
-"""What ``optim layer`` does with no arguments."""
+DEFAULTS = LAYER_JOB
+"""What ``optim layer`` renders with no arguments."""
+
+
+def _channels_text(channels: tuple[int, ...] | None) -> str:
+    if not channels:
+        return "all"
+    return f"{channels[0]}-{channels[-1]}"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,64 +48,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "layer",
         nargs="?",
         default=None,
-        help=f"dotted layer name (`optim layers MODEL`); default {DEFAULTS['layer']}",
+        help=f"dotted layer name (`optim layers MODEL`); default {DEFAULTS.target}",
     )
     parser.add_argument(
-        "--model", default=None, help=f"registered model name; default {DEFAULTS['model']}"
+        "--model", default=None, help=f"registered model name; default {DEFAULTS.model}"
     )
     parser.add_argument(
         "--channels",
         default=None,
-        help=f"channels to render: 'all', 0-15, 0,3,7 or 0-3,8; default {DEFAULTS['channels']}",
+        help="channels to render: 'all', 0-15, 0,3,7 or 0-3,8; default "
+        + _channels_text(DEFAULTS.channels),
     )
     parser.add_argument(
         "--batch-size",
         type=int,
         default=None,
-        help=f"channels optimised together; default {DEFAULTS['batch_size']}",
+        help=f"channels optimised together; default {DEFAULTS.batch_size}",
     )
-    add_render_options(parser)
+    add_render_options(parser, DEFAULTS)
     add_model_options(parser)
     parser.add_argument("--out", default=None, help="gallery folder; default gallery-<layer>")
     parser.set_defaults(run=run)
 
 
-def _setting(args: argparse.Namespace, name: str) -> Any:
-    value = getattr(args, name)
-    return DEFAULTS[name] if value is None else value
-
-
 def run(args: argparse.Namespace) -> int:
-    from optim.rendering import render_layer, write_gallery
-
-    layer = _setting(args, "layer")
-    out = check_output_dir(args.out or f"gallery-{layer}")
-    channels_text = _setting(args, "channels")
-    channels = None if channels_text == "all" else parse_channels(channels_text)
-    model, source = load_model(
-        _setting(args, "model"), pretrained=not args.random_weights, device=args.device
-    )
-    with user_errors():
-        result = render_layer(
-            model,
-            layer,
-            channels,
-            batch_size=_setting(args, "batch_size"),
-            size=_setting(args, "size"),
-            steps=_setting(args, "steps"),
-            lr=_setting(args, "lr"),
-            seed=args.seed,
-            parameterization=_setting(args, "parameterization"),
-            transforms=_setting(args, "transforms"),
-            objective=_setting(args, "objective"),
-            device=args.device,
-            show_progress=not args.no_progress,
-            fast_path=fast_path_from_args(args),
-        )
+    given = {"target": args.layer, "batch_size": args.batch_size}
+    if args.channels is not None and args.channels != "all":
+        with user_errors():
+            given["channels"] = tuple(parse_int_list(args.channels, "--channels"))
+    spec = spec_from_args(args, DEFAULTS, RENDER_OPTIONS, **given)
+    if args.channels == "all":
+        spec = spec.replace(channels=None)
+    out = check_output_dir(args.out or f"gallery-{spec.target}")
+    result, source = layer_job(spec, show_progress=not args.no_progress)
     paths = write_gallery(result, out, model=source)
     print(
-        f"wrote {paths.index} ({len(result.channels)} channels of {source.name} {layer} in "
-        f"{len(result.batches)} batches, {result.wall_time_s:.1f} s, "
+        f"wrote {paths.index} ({len(result.channels)} channels of {source.name} {result.layer} "
+        f"in {len(result.batches)} batches, {result.wall_time_s:.1f} s, "
         f"{result.channel_steps_per_s:.1f} channel-steps/s, seed {result.seed})"
     )
     return 0

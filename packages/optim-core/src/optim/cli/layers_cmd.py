@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from optim.cli.errors import CLIError
+from optim.checks import check_size
 from optim.cli.render_options import add_model_options, load_model, user_errors
+from optim.rendering.spec import MIN_SIZE, RenderSpec
 
 __all__ = ["add_parser", "run"]
 
-DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_MODEL = RenderSpec().model
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,9 +41,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from optim.model_utils import get_model_layers
 
-    if args.size < 8:
-        raise CLIError(f"--size must be at least 8 px, got {args.size}.")
-    model, _ = load_model(args.model, pretrained=False, device=args.device)
+    with user_errors():
+        check_size(args.size, "--size", minimum=MIN_SIZE, hint=f"Use at least {MIN_SIZE} px.")
+        spec = RenderSpec(model=args.model, pretrained=False, device=args.device)
+    model, _ = load_model(spec)
     kinds = {name: type(module).__name__ for name, module in model.named_modules() if name}
     with user_errors():
         try:

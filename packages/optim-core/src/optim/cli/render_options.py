@@ -1,9 +1,14 @@
 """Options and checks shared by ``optim render``, ``optim layer`` and ``optim layers``.
 
+The render settings become a :class:`~optim.rendering.RenderSpec`: every option defaults to
+``None`` (so ``--spec`` can tell what was given) and the spec supplies the defaults.
+
 Example:
-    >>> from optim.cli.render_options import parse_channels
-    >>> parse_channels("0-3,8")
-    [0, 1, 2, 3, 8]
+    >>> import argparse
+    >>> from optim.rendering import RenderSpec
+    >>> args = argparse.Namespace(steps=8, size=None)
+    >>> spec_from_args(args, RenderSpec(), ("steps", "size")).steps
+    8
 """
 
 from __future__ import annotations
@@ -11,20 +16,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from optim.cli.errors import CLIError
+from optim.rendering.spec import CUDA_GRAPH_CHOICES, PRECISIONS, RenderSpec
 
 __all__ = [
+    "RENDER_OPTIONS",
     "add_model_options",
     "add_render_options",
     "check_output_dir",
     "check_output_file",
     "load_model",
-    "parse_channels",
+    "spec_from_args",
     "user_errors",
 ]
+
+RENDER_OPTIONS = (
+    "model", "size", "steps", "lr", "seed", "parameterization", "transforms", "objective",
+    "precision", "cuda_graph", "device",
+)  # fmt: skip
+"""The options of :func:`add_render_options` and ``--model``, named as RenderSpec fields."""
 
 
 def _one_line(message: str) -> str:
@@ -33,7 +47,8 @@ def _one_line(message: str) -> str:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's input errors (ValueError, LookupError, ImportError) into CLIError.
+    """Turn the library's input errors (ValueError, LookupError, ImportError) into
+    a one-line CLIError.
 
     Example:
         >>> with user_errors():  # doctest: +SKIP
@@ -60,22 +75,22 @@ def add_model_options(parser: argparse.ArgumentParser, *, weights: bool = True) 
     parser.add_argument("--device", default=None, help="cpu (default) or cuda[:N]")
 
 
-def add_render_options(parser: argparse.ArgumentParser) -> None:
-    """The settings of a render. Defaults are ``None`` so ``--spec`` can tell what was given."""
-    parser.add_argument("--size", type=int, default=None, help="image size in px")
-    parser.add_argument("--steps", type=int, default=None, help="optimisation steps")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) -> None:
+    """The settings of a render, with ``defaults``' values in the help."""
+    parser.add_argument("--size", type=int, default=None, help=f"image size in px; {defaults.size[0]}")
+    parser.add_argument("--steps", type=int, default=None, help=f"optimisation steps; {defaults.steps}")
+    parser.add_argument("--lr", type=float, default=None, help=f"Adam learning rate; {defaults.lr}")
     parser.add_argument("--seed", type=int, default=None, help="random seed (drawn if omitted)")
     parser.add_argument(
         "--parameterization",
         default=None,
-        help="image parameterization (`optim plugins --kind parameterizations`); fft_image",
+        help="image parameterization (`optim plugins --kind parameterizations`); "
+        f"{defaults.parameterization}",
     )
     parser.add_argument(
         "--transforms",
         default=None,
-        help="transform name (`optim plugins --kind transforms`) or 'none'; "
-        "transformation_robustness",
+        help=f"transform name (`optim plugins --kind transforms`) or 'none'; {defaults.transforms}",
     )
     parser.add_argument(
         "--objective",
@@ -86,49 +101,46 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         default=None,
-        choices=("fp32", "bf16", "fp16"),
+        choices=PRECISIONS,
         help="run the model under autocast in bf16/fp16 (image, transforms and objective stay "
-        "fp32); default fp32",
+        f"fp32); {defaults.precision}",
     )
     parser.add_argument(
         "--cuda-graph",
         default=None,
-        choices=("auto", "on", "off"),
-        help="replay each step as a CUDA graph; auto (default): on for CUDA when possible",
+        choices=CUDA_GRAPH_CHOICES,
+        help=f"replay each step as a CUDA graph; {defaults.cuda_graph}: on for CUDA when possible",
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="hide the progress bar (for logs)"
     )
 
 
-def fast_path_from_args(args: argparse.Namespace):
-    """The :class:`~optim.optimization.FastPath` that ``--precision``/``--cuda-graph`` ask for.
+def spec_from_args(
+    args: argparse.Namespace, defaults: RenderSpec, options: Iterable[str], **given: Any
+) -> RenderSpec:
+    """``defaults`` with the ``options`` the user gave (and ``given``) applied, validated.
 
     Example:
-        >>> fast_path_from_args(argparse.Namespace(precision="bf16", cuda_graph="off")).autocast
-        'bf16'
+        >>> spec_from_args(argparse.Namespace(lr=0.1), RenderSpec(), ["lr"]).lr
+        0.1
     """
-    from optim.optimization import FastPath
+    changes = {name: getattr(args, name) for name in options}
+    changes.update(given)
+    if getattr(args, "random_weights", False):
+        changes["pretrained"] = False
+    with user_errors():
+        return defaults.replace(**{k: v for k, v in changes.items() if v is not None})
 
-    graph = {None: None, "auto": None, "on": True, "off": False}[args.cuda_graph]
-    return FastPath(autocast=args.precision or "fp32", cuda_graph=graph)
 
-
-def load_model(name: str, *, pretrained: bool, device: str | None):
-    """The registered model and its :class:`~optim.rendering.ModelSource`, or a CLIError."""
-    import torch
-
+def load_model(spec: RenderSpec):
+    """The registered model of ``spec`` on its device, and its ModelSource; or a CLIError."""
+    from optim.rendering.engine import available_device
     from optim.rendering.model_source import load_registered_model
 
-    device = device or "cpu"
     with user_errors():
-        try:
-            torch.device(device)
-        except RuntimeError:
-            raise ValueError(f"Unknown device {device!r}; use cpu or cuda[:N].") from None
-        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {device} was asked for, but CUDA is not available.")
-        return load_registered_model(name, pretrained=pretrained, device=device)
+        device = available_device(spec.device or "cpu")
+        return load_registered_model(spec.model, pretrained=spec.pretrained, device=device)
 
 
 def _check_writable_dir(folder: Path, what: str) -> None:
@@ -161,28 +173,3 @@ def check_output_dir(path: str) -> Path:
         raise CLIError(f"--out {path!r} is a file; name a folder for the gallery.")
     _check_writable_dir(out, "the gallery")
     return out
-
-
-def parse_channels(text: str) -> list[int]:
-    """Channels from ``"0-15"``, ``"0,3,7"`` or a mix such as ``"0-3,8"``.
-
-    Example:
-        >>> parse_channels("5")
-        [5]
-    """
-    channels: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if "-" in part:
-                first, last = (int(x) for x in part.split("-", 1))
-                if last < first:
-                    raise ValueError
-                channels.extend(range(first, last + 1))
-            else:
-                channels.append(int(part))
-        except ValueError:
-            raise CLIError(
-                f"cannot read --channels {text!r}: write e.g. 0-15, 0,3,7 or 0-3,8."
-            ) from None
-    return channels

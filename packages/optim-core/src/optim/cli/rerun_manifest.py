@@ -1,5 +1,8 @@
 """Re-run a manifest (``optim render --spec``) and check the PNGs come out byte-identical.
 
+The manifest's ``"spec"`` becomes a :class:`~optim.rendering.RenderSpec` and goes through the
+same job as the command that wrote it.
+
 Example:
     $ optim render --spec out/render.json              # writes out/render.rerun.png
     $ optim render --spec gallery/channels/channel_0003.json --out c3.png
@@ -8,135 +11,62 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from optim.cli.errors import CLIError
-from optim.cli.render_options import (
-    check_output_dir,
-    check_output_file,
-    load_model,
-    user_errors,
-)
+from optim.cli.jobs import layer_job, render_job, report_reproduction
+from optim.cli.render_options import check_output_dir, check_output_file, user_errors
+from optim.rendering import ModelSource, RenderSpec, read_manifest, write_gallery
+from optim.rendering.model_source import sha256_file
+from optim.rendering.result import write_png
 
 __all__ = ["rerun_manifest"]
 
 
-def _check_rebuildable(manifest: dict[str, Any], path: str) -> None:
-    if manifest["model"] is None:
+def _spec(manifest: dict[str, Any], path: str) -> RenderSpec:
+    if manifest.get("spec") is None:
         raise CLIError(
-            f"{path} was written for a Python model object, which --spec cannot rebuild; "
-            "only manifests of registered models (optim render / optim layer) can be re-run."
+            f"{path} records no render spec (a render of Python objects, or a manifest from "
+            "an older optim), so --spec cannot re-run it; only manifests of `optim render` / "
+            "`optim layer` can be re-run."
         )
-    for key in ("parameterization", "transforms"):
-        value = str(manifest["settings"].get(key, ""))
-        if value.startswith("python:"):
-            raise CLIError(
-                f"{path} used a Python object as {key} ({value[7:]}); --spec can only re-run "
-                "registered names."
-            )
+    with user_errors():
+        spec = RenderSpec.from_dict(manifest["spec"])
+    if not spec.rebuildable or manifest["model"] is None:
+        raise CLIError(
+            f"{path} was written for Python objects ({spec.model}, {spec.target}), which "
+            "--spec cannot rebuild; only registered names can be re-run."
+        )
+    return spec
 
 
-def _match_threads(manifest: dict[str, Any]) -> None:
+def _match_threads(manifest: dict[str, Any], spec: RenderSpec) -> None:
     """Use the manifest's CPU thread count: CPU kernels may split sums differently otherwise."""
     import torch
 
     threads = manifest["environment"].get("torch_threads")
-    on_cpu = str(manifest["settings"].get("device", "cpu")).startswith("cpu")
+    on_cpu = (spec.device or "cpu").startswith("cpu")
     if on_cpu and isinstance(threads, int) and threads != torch.get_num_threads():
         torch.set_num_threads(threads)
 
 
-def _load(manifest: dict[str, Any]):
-    _match_threads(manifest)
-    model_info = manifest["model"]
-    model, source = load_model(
-        model_info["name"],
-        pretrained=model_info["pretrained"],
-        device=manifest["settings"]["device"],
-    )
-    if source.state_dict_sha256 != model_info["state_dict_sha256"]:
-        print(
-            f"warning: the weights of {source.name} differ from the manifest's "
-            f"({source.distribution} {source.version} now); the result may differ",
-            file=sys.stderr,
-        )
-    return model, source
-
-
-def _render_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    from optim.optimization import FastPath
-
-    return {
-        "size": tuple(settings["size"]),
-        "steps": settings["steps"],
-        "lr": settings["lr"],
-        "seed": settings["seed"],
-        "parameterization": settings["parameterization"],
-        "transforms": settings["transforms"],
-        "device": settings["device"],
-        "fast_path": FastPath.from_description(settings.get("fast_path")),
-    }
-
-
-def _rerun_render(manifest, manifest_path: Path, out: str | None, show_progress: bool) -> bool:
-    from optim.cli.render_cmd import report_reproduction
-    from optim.rendering import render, render_manifest, write_manifest
-    from optim.rendering.model_source import sha256_file
-    from optim.rendering.objective import check_unit, objective_for
-    from optim.rendering.parse_target import parse_target
-
+def _rerun_render(manifest, spec, manifest_path: Path, out: str | None, show: bool) -> bool:
     original = manifest_path.parent / manifest["outputs"]["image"]
     target = check_output_file(out or str(original.with_suffix(".rerun.png")))
-    model, source = _load(manifest)
-    settings = manifest["settings"]
-    with user_errors():
-        unit = parse_target(manifest["target"])
-        layer = check_unit(model, unit, min(settings["size"]))
-        objective = objective_for(layer, unit, settings.get("objective"))
-        result = render(
-            model,
-            objective,
-            batch=settings["batch"],
-            show_progress=show_progress,
-            **_render_settings(settings),
-        )
-    result.settings["target"] = str(unit)
-    result.save(target)
-    rerun_manifest_path = target.with_suffix(".json")
-    write_manifest(
-        rerun_manifest_path,
-        render_manifest(result, source, target, rerun_manifest_path, settings.get("objective")),
-    )
+    render_job(spec, target, show_progress=show, expect=ModelSource(**manifest["model"]))
     expected = manifest["outputs"]["image_sha256"]
     return report_reproduction("render", target, expected, sha256_file(target))
 
 
-def _rerun_layer(manifest, manifest_path: Path, out: str | None, show_progress: bool) -> bool:
-    from optim.cli.render_cmd import report_reproduction
-    from optim.rendering import render_layer, write_gallery
-    from optim.rendering.model_source import sha256_file
-    from optim.rendering.result import write_png
-
-    settings = manifest["settings"]
+def _rerun_layer(manifest, spec, manifest_path: Path, out: str | None, show: bool) -> bool:
     single = manifest["kind"] == "layer_channel"
     if single:
         original = manifest_path.parent / manifest["outputs"]["image"]
         target = check_output_file(out or str(original.with_suffix(".rerun.png")))
     else:
         target = check_output_dir(out or str(manifest_path.parent) + ".rerun")
-    model, source = _load(manifest)
-    with user_errors():
-        result = render_layer(
-            model,
-            settings["layer"],
-            settings["channels"],
-            batch_size=settings["batch_size"],
-            objective=settings.get("objective"),
-            show_progress=show_progress,
-            **_render_settings(settings),
-        )
+    result, source = layer_job(spec, show_progress=show, expect=ModelSource(**manifest["model"]))
     if single:
         channel = manifest["channel"]
         write_png(result.image(channel), target)
@@ -158,14 +88,10 @@ def rerun_manifest(path: str, out: str | None, show_progress: bool = True) -> in
     ``out`` is where the new PNG (or, for a layer manifest, the new gallery folder) goes;
     by default beside the original with ``.rerun`` in its name.
     """
-    from optim.rendering import read_manifest
-
     with user_errors():
         manifest = read_manifest(path)
-    _check_rebuildable(manifest, path)
-    manifest_path = Path(path)
-    if manifest["kind"] == "render":
-        same = _rerun_render(manifest, manifest_path, out, show_progress)
-    else:
-        same = _rerun_layer(manifest, manifest_path, out, show_progress)
+    spec = _spec(manifest, path)
+    _match_threads(manifest, spec)
+    rerun = _rerun_render if manifest["kind"] == "render" else _rerun_layer
+    same = rerun(manifest, spec, Path(path), out, show_progress)
     return 0 if same else 1

@@ -1,9 +1,12 @@
 """Run manifests: JSON files recording everything needed to reproduce a render.
 
-A manifest holds the model (registry name, distribution, weights file and sha256), the target,
-every setting, the seed (always; drawn when none was given), the package and torch versions,
+A manifest is the render's spec, its environment and its outputs: the model (registry name,
+distribution, weights file and sha256), the :class:`~optim.rendering.RenderSpec` that ran
+(``"spec"``, seed always included), the settings derived from it, what actually ran
+(``"ran"``: eager or CUDA graph, fused transforms, autocast), the package and torch versions,
 the device, the final objective, the wall time and steps per second, and the sha256 of each
-PNG written. ``optim render --spec manifest.json`` re-runs one and checks the PNG bytes.
+PNG written. ``optim render --spec manifest.json`` rebuilds the spec with
+``RenderSpec.from_dict(manifest["spec"])``, re-runs it and checks the PNG bytes.
 
 Three kinds exist: ``"render"`` (one ``optim render``), ``"layer"`` (a whole ``optim layer``
 gallery) and ``"layer_channel"`` (one channel of a gallery; re-running it re-renders the batch
@@ -44,34 +47,33 @@ __all__ = [
 ]
 
 FORMAT = "optim-manifest"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the RenderSpec (``"spec"``) and what ran (``"ran"``) are recorded."""
 KINDS = ("render", "layer", "layer_channel")
-_DISTRIBUTIONS = (
-    "optim-core",
-    "optim-models",
-    "optim-reducer",
-    "optim-circuits",
-    "optim-dataset",
-    "torch",
-    "torchvision",
-    "numpy",
-    "pillow",
-)
+# Third-party distributions a render depends on; optim-core and the optim plugin
+# distributions are added from entry-point metadata by environment().
+_DISTRIBUTIONS = ("torch", "torchvision", "numpy", "pillow")
 _REQUIRED = ("format", "format_version", "kind", "model", "settings", "environment", "outputs")
 
 
 def environment(device: str | torch.device) -> dict[str, Any]:
     """Versions and hardware a render ran with.
 
+    ``packages`` holds optim-core, every installed distribution declaring optim entry points
+    (``optim.plugins`` / ``optim.modules``: the plugins that could take part in the render)
+    and torch, torchvision, numpy and pillow.
+
     Example:
         >>> environment("cpu")["torch"] == torch.__version__
         True
     """
+    from optim.plugins import plugin_distributions
+
     device = torch.device(device)
     packages = {}
-    for dist in _DISTRIBUTIONS:
+    for dist in ("optim-core", *plugin_distributions(), *_DISTRIBUTIONS):
         try:
-            packages[dist] = metadata.version(dist)
+            packages.setdefault(dist, metadata.version(dist))
         except metadata.PackageNotFoundError:
             continue
     device_name = (
@@ -102,12 +104,19 @@ def _relative(path: str | os.PathLike[str], manifest_dir: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), manifest_dir.resolve())).as_posix()
 
 
+def _run(manifest: dict[str, Any], result: RenderResult | LayerRenderResult, spec: Any) -> None:
+    """The spec (as JSON) and what ran, from the result: nothing is re-derived here."""
+    manifest["settings"] = dict(result.settings)
+    manifest["spec"] = spec.to_dict() if spec is not None else None
+    manifest["ran"] = dict(result.ran)
+    manifest["environment"] = environment(result.settings["device"])
+
+
 def render_manifest(
     result: RenderResult,
     model: ModelSource | None,
     image_path: str | os.PathLike[str],
     manifest_path: str | os.PathLike[str],
-    objective: str | None = None,
 ) -> dict[str, Any]:
     """The manifest of one render whose PNG was written to ``image_path``.
 
@@ -117,15 +126,13 @@ def render_manifest(
             which makes the manifest descriptive only: ``--spec`` cannot rebuild the model).
         image_path: the PNG already written.
         manifest_path: where the manifest will be written (paths are stored relative to it).
-        objective: the registered objective name, when not the default.
 
     Example:
         >>> manifest = render_manifest(result, source, "a.png", "a.json")  # doctest: +SKIP
     """
     manifest = _header("render", model)
     manifest["target"] = result.settings["target"]
-    manifest["settings"] = {**result.settings, "objective": objective}
-    manifest["environment"] = environment(result.settings["device"])
+    _run(manifest, result, result.spec)
     manifest["result"] = {
         "final_objective": result.final_objective,
         "objective_first_step": float(result.history[0]),
@@ -155,8 +162,7 @@ def layer_manifest(
     base = Path(manifest_path).parent
     manifest = _header("layer", model)
     manifest["target"] = result.layer
-    manifest["settings"] = dict(result.settings)
-    manifest["environment"] = environment(result.settings["device"])
+    _run(manifest, result, result.spec)
     manifest["result"] = {
         "final_objectives": dict(zip(map(str, result.channels), result.final_objectives)),
         "batches": result.batches,
@@ -194,9 +200,10 @@ def channel_manifest(
     index = result.channels.index(channel)
     manifest = _header("layer_channel", model)
     manifest["target"] = f"{result.layer}:{channel}"
-    manifest["settings"] = {**result.settings, "channels": batch, "batch_size": len(batch)}
+    spec = result.spec.replace(channels=batch, batch_size=len(batch)) if result.spec else None
+    _run(manifest, result, spec)
+    manifest["settings"].update(channels=batch, batch_size=len(batch))
     manifest["channel"] = channel
-    manifest["environment"] = environment(result.settings["device"])
     manifest["result"] = {
         "final_objective": result.final_objectives[index],
         "objective_first_step": float(result.history[0, index]),

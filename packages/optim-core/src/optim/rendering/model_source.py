@@ -1,10 +1,14 @@
 """Load a model by its registry name and describe exactly which weights it carries.
 
-Model names come from the plugin registry (kind ``"models"``), which optim-models fills.
-The description (:class:`ModelSource`) goes into run manifests: the name, the distribution
-and version that registered it, the weights file and its sha256, and always a sha256 of the
-state dict itself. The weights file is the model's ``weights_file`` attribute, which
-optim-models' loaders set (a factory that sets none gets only the state-dict hash).
+Model names come from the plugin registry (kind ``"models"``), which optim-models fills,
+including namespaced names such as ``"torchvision/resnet152"`` (resolved by the namespace
+its plugin registers). The description (:class:`ModelSource`) goes into run manifests: the
+name, the distribution and version that registered it, the weights file and its sha256, and
+always a sha256 of the state dict itself. The weights file is the model's ``weights_file``
+attribute, which optim-models' loaders set (a factory that sets none gets only the
+state-dict hash). The factory and the model are checked against their contracts
+(:mod:`optim.plugins.contracts`: ``ModelFactory``, ``HasWeightsFile``) so that a plugin
+breaking one is named instead of producing a manifest that cannot be checked.
 
 Example:
     >>> from optim.rendering.model_source import load_registered_model
@@ -19,7 +23,6 @@ import hashlib
 import importlib.util
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,7 +39,8 @@ __all__ = [
 DEFAULT_MODEL = "efficientnet_lite0"
 """The model every command uses by default: real ImageNet weights that install offline."""
 
-_MODELS_DISTRIBUTION = "optim-models"
+_MODELS_MODULE = "models"
+"""``optim.models``, the first-party plugin package that fills the models registry."""
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,12 @@ def state_dict_sha256(model: nn.Module) -> str:
 
 
 def _missing_models_hint() -> str:
-    if importlib.util.find_spec("optim.models") is None:
-        return (
-            f" Model names are provided by {_MODELS_DISTRIBUTION}, which is not installed: "
-            f"pip install {_MODELS_DISTRIBUTION}"
-        )
-    return " `optim plugins --kind models` lists the registered models."
+    if importlib.util.find_spec(f"optim.{_MODELS_MODULE}") is None:
+        from optim import _plugin_distribution
+
+        dist = _plugin_distribution(_MODELS_MODULE)
+        return f" Model names are provided by {dist}, which is not installed: pip install {dist}"
+    return " `optim plugins --kind models` lists the registered models and namespaces."
 
 
 def load_registered_model(
@@ -109,7 +113,8 @@ def load_registered_model(
     """Build the registered model ``name`` in eval mode on ``device`` and describe its weights.
 
     Args:
-        name: a name from ``optim plugins --kind models`` (e.g. ``"efficientnet_lite0"``).
+        name: a name from ``optim plugins --kind models`` (e.g. ``"efficientnet_lite0"``), or a
+            namespaced one (``"torchvision/resnet152"``).
         pretrained: load the trained weights (``factory(pretrained=True)``); otherwise random.
         device: where to put the model.
 
@@ -119,33 +124,28 @@ def load_registered_model(
     Raises:
         LookupError: unknown name (closest names listed), or no model registered at all
             because optim-models is missing (the message says ``pip install optim-models``).
+        optim.plugins.ContractError: the factory or its model breaks a contract (no
+            ``pretrained`` keyword, not an ``nn.Module``, a ``weights_file`` that is not a
+            file); the message names the distribution, the model and the contract.
 
     Example:
         >>> model, source = load_registered_model("efficientnet_lite0")  # doctest: +SKIP
     """
     from optim import plugins
+    from optim.plugins import contracts
 
     if not isinstance(name, str) or not name:
         raise TypeError(f"A model name must be a non-empty string, got {name!r}.")
-    if name not in plugins.names("models"):
-        try:
-            plugins.info("models", name)
-        except KeyError as exc:
-            raise LookupError(str(exc.args[0]) + _missing_models_hint()) from None
-    entry = plugins.info("models", name)
-    factory = entry.load()
-    model = factory(pretrained=pretrained)
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"The model factory {name!r} from {entry.distribution} returned "
-            f"{type(model).__name__}, not an nn.Module."
-        )
+    try:
+        entry = plugins.info("models", name)
+    except KeyError as exc:
+        raise LookupError(str(exc.args[0]) + _missing_models_hint()) from None
+    dist = f"{entry.distribution} {entry.version}"
+    factory = contracts.check_model_factory(entry.load(), name=name, distribution=dist)
+    model = contracts.check_model(factory(pretrained=pretrained), name=name, distribution=dist)
+    weights_file = contracts.check_weights_file(model, name=name, distribution=dist)
     model = model.to(device).eval()
-    weights_file = getattr(model, "weights_file", None)
-    weights_sha = None
-    if weights_file is not None:
-        weights_file = str(Path(weights_file).resolve())
-        weights_sha = sha256_file(weights_file)
+    weights_sha = sha256_file(weights_file) if weights_file is not None else None
     source = ModelSource(
         name=name,
         pretrained=pretrained,

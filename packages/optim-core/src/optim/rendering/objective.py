@@ -9,7 +9,7 @@ Example:
     >>> from optim.rendering.objective import unit_objective
     >>> from optim.rendering.parse_target import parse_target
     >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
-    >>> unit_objective(model, parse_target("1:5"), size=16)
+    >>> unit_objective(model, parse_target("1:5"), size=(16, 16))
     ChannelActivation
 """
 
@@ -21,45 +21,63 @@ from torch import nn
 
 from optim.rendering.parse_target import UnitTarget
 
-__all__ = ["check_unit", "layer_channel_count", "objective_for", "unit_objective"]
+__all__ = ["check_unit", "layer_channel_count", "layer_output", "objective_for", "unit_objective"]
+
+Shape = tuple[int, ...]
 
 
-def _layer_shape(model: nn.Module, layer: str, size: int) -> tuple[int, ...]:
-    from optim.hooks import resolve_target
-    from optim.model_utils import get_model_layers
+def layer_output(model: nn.Module, layer: str, size: tuple[int, int]) -> tuple[nn.Module, Shape]:
+    """The module named ``layer`` and its output shape at a ``size`` input.
 
-    module = resolve_target(model, layer)  # unknown names fail with the closest valid ones
-    name = next(name for name, candidate in model.named_modules() if candidate is module)
-    shape = get_model_layers(model, input_size=size)[name]
-    if shape is None:
-        raise ValueError(
-            f"Layer {layer!r} did not produce a tensor during a forward pass at {size}x{size} "
-            "px, so it cannot be rendered; pick another layer (`optim layers MODEL` lists them "
-            "with their output shapes)."
-        )
-    if isinstance(shape[0], tuple):  # several tensors: objectives read the first
-        shape = shape[0]
-    return shape  # type: ignore[return-value]
-
-
-def layer_channel_count(model: nn.Module, layer: str, size: int) -> int:
-    """The number of channels (dimension 1) of ``layer``'s output at a ``size`` px input.
+    The model runs once, in eval mode, on a grey image and only up to the layer.
 
     Raises:
-        ValueError: unknown layer (with the closest valid names), or a layer whose output has
-            no channel dimension.
+        ValueError: unknown layer (closest valid names listed), or a layer that produces no
+            tensor.
 
     Example:
-        >>> layer_channel_count(nn.Sequential(nn.Conv2d(3, 8, 3)), "0", 16)
+        >>> layer_output(nn.Sequential(nn.Conv2d(3, 8, 3)), "0", (16, 16))[1]
+        (1, 8, 14, 14)
+    """
+    import torch
+
+    from optim.hooks import collect_activations, model_device, resolve_target
+
+    module = resolve_target(model, layer)  # unknown names fail with the closest valid ones
+    probe = torch.full((1, 3, *size), 0.5, device=model_device(model) or "cpu")
+    was_training = model.training
+    try:
+        model.eval()  # no batch-norm statistics update from the probe
+        with torch.no_grad():
+            output = collect_activations(model, module, probe)[module]
+    except RuntimeError:
+        output = None
+    finally:
+        model.train(was_training)
+    if isinstance(output, tuple | list) and output:  # several tensors: objectives read the first
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        raise ValueError(
+            f"Layer {layer!r} did not produce a tensor during a forward pass at "
+            f"{size[0]}x{size[1]} px, so it cannot be rendered; pick another layer "
+            "(`optim layers MODEL` lists them with their output shapes)."
+        )
+    return module, tuple(output.shape)
+
+
+def layer_channel_count(module: nn.Module, layer: str, shape: Shape) -> int:
+    """The number of channels (dimension 1) of ``layer``'s output ``shape``.
+
+    Example:
+        >>> layer_channel_count(nn.Identity(), "0", (1, 8, 4, 4))
         8
     """
-    shape = _layer_shape(model, layer, size)
     if len(shape) < 2:
         raise ValueError(f"Layer {layer!r} outputs shape {list(shape)}, which has no channels.")
     return shape[1]
 
 
-def _check_unit_shape(unit: UnitTarget, shape: tuple[int, ...], size: int) -> None:
+def _check_unit_shape(unit: UnitTarget, shape: Shape, size: tuple[int, int]) -> None:
     if unit.channel is None:
         return
     channels = shape[1] if len(shape) >= 2 else 0
@@ -78,28 +96,26 @@ def _check_unit_shape(unit: UnitTarget, shape: tuple[int, ...], size: int) -> No
         if not (unit.x < width and unit.y < height):
             raise ValueError(
                 f"Neuron position x={unit.x}, y={unit.y} is outside layer {unit.layer!r}, whose "
-                f"output is {height} rows x {width} columns at {size} px: use x in "
+                f"output is {height} rows x {width} columns at {size[0]}x{size[1]} px: use x in "
                 f"0..{width - 1} and y in 0..{height - 1}."
             )
 
 
-def check_unit(model: nn.Module, unit: UnitTarget, size: int) -> nn.Module:
-    """Check ``unit`` against ``model`` at a ``size`` px input; returns the layer module.
+def check_unit(model: nn.Module, unit: UnitTarget, size: tuple[int, int]) -> nn.Module:
+    """Check ``unit`` against ``model`` at a ``size`` input; returns the layer module.
 
     Raises:
         ValueError: unknown layer (closest valid names listed), channel out of range (the
             valid range given), or a neuron position outside the layer's output.
 
     Example:
-        >>> check_unit(nn.Sequential(nn.Conv2d(3, 4, 3)), UnitTarget("0", 9), 8)
+        >>> check_unit(nn.Sequential(nn.Conv2d(3, 4, 3)), UnitTarget("0", 9), (8, 8))
         Traceback (most recent call last):
         ...
         ValueError: Channel 9 is out of range for layer '0', which has 4 channels: use 0..3.
     """
-    from optim.hooks import resolve_target
-
-    module = resolve_target(model, unit.layer)
-    _check_unit_shape(unit, _layer_shape(model, unit.layer, size), size)
+    module, shape = layer_output(model, unit.layer, size)
+    _check_unit_shape(unit, shape, size)
     return module
 
 
@@ -164,7 +180,7 @@ def unit_objective(
     model: nn.Module,
     unit: UnitTarget,
     *,
-    size: int,
+    size: tuple[int, int],
     objective: str | None = None,
     batch_index: int | None = None,
 ):
@@ -173,7 +189,8 @@ def unit_objective(
     Args:
         model: the model holding ``unit.layer``.
         unit: the parsed target.
-        size: the render size in px (the layer's shape, hence the valid positions, depend on it).
+        size: the render's ``(height, width)`` (the layer's shape, hence the valid positions,
+            depend on it).
         objective: a registered objective name (``optim plugins --kind objectives``); by default
             ``channel_activation`` for a channel and ``neuron_activation`` for a neuron. A
             registered objective receives the layer module first, then whichever of
@@ -188,7 +205,7 @@ def unit_objective(
             (valid range given), or an objective that needs more than the target provides.
 
     Example:
-        >>> unit_objective(nn.Sequential(nn.Conv2d(3, 4, 3)), UnitTarget("0", 3, 1, 1), size=8)
+        >>> unit_objective(nn.Sequential(nn.Conv2d(3, 4, 3)), UnitTarget("0", 3, 1, 1), size=(8, 8))
         NeuronActivation
     """
     module = check_unit(model, unit, size)

@@ -15,36 +15,16 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["NO_TRANSFORMS", "build_image", "build_transforms", "describe"]
+from optim.rendering.spec import NO_TRANSFORMS
 
-NO_TRANSFORMS = "none"
-"""The transforms name that means: feed the image to the model as it is."""
+__all__ = ["NO_TRANSFORMS", "build_image", "build_transforms"]
 
 ParameterizationSpec = str | type | nn.Module
 TransformsSpec = str | nn.Module | None
-
-
-def describe(spec: Any) -> str:
-    """The name a manifest records for a parameterization or transforms setting.
-
-    Registry names are kept as they are; Python objects are described as
-    ``"python:<module>.<qualname>"`` (such a render cannot be re-run from its manifest).
-
-    Example:
-        >>> describe("fft_image"), describe(None), describe(nn.Identity())
-        ('fft_image', 'none', 'python:torch.nn.modules.linear.Identity')
-    """
-    if isinstance(spec, str):
-        return spec
-    if spec is None:
-        return NO_TRANSFORMS
-    cls = spec if isinstance(spec, type) else type(spec)
-    return f"python:{cls.__module__}.{cls.__qualname__}"
 
 
 def build_image(spec: ParameterizationSpec, size: tuple[int, int], batch: int) -> nn.Module:

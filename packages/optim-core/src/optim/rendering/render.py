@@ -9,46 +9,135 @@ Example:
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from optim.optimization.fast_path import FastPath
+from optim.rendering.engine import evaluate_objective, optimize_image, progress_bar, resolve_device
 from optim.rendering.objective import unit_objective
-from optim.rendering.parse_target import parse_target
-from optim.rendering.pipeline import build_image, build_transforms, describe
+from optim.rendering.pipeline import build_image, build_transforms
 from optim.rendering.result import RenderResult
-from optim.rendering.run_optimization import evaluate_objective, optimize
-from optim.rendering.seeding import seeded
-from optim.rendering.settings import (
-    check_lr,
-    check_positive_int,
-    check_size,
-    resolve_device,
-    resolve_seed,
-)
+from optim.rendering.spec import NO_TRANSFORMS, RenderSpec, describe_object
 
-__all__ = ["DEFAULT_LR", "render"]
+if TYPE_CHECKING:
+    from optim.optimization import FastPath
 
+__all__ = ["DEFAULT_LR", "RenderInputs", "from_python", "render"]
 
-DEFAULT_LR = 0.05
+DEFAULTS = RenderSpec()
+DEFAULT_LR = DEFAULTS.lr
 """Adam learning rate of renders (captum's optimize() default is 0.025; see the README)."""
+
+
+class RenderInputs:
+    """Python objects a render uses in place of the registry names of its spec.
+
+    ``render`` and ``render_layer`` accept objects (a Loss, a parameterization class or
+    module, a transforms module); the spec then records them as ``"python:..."`` and the
+    objects travel here.
+    """
+
+    def __init__(self, objective: Any = None, parameterization: Any = None, transforms: Any = None):
+        self.objective = objective
+        self.parameterization = parameterization
+        self.transforms = transforms
+
+
+def from_python(
+    model: nn.Module,
+    target: Any,
+    *,
+    spec_fields: dict[str, Any],
+    parameterization: Any,
+    transforms: Any,
+    fast_path: FastPath | None,
+) -> tuple[RenderSpec, RenderInputs]:
+    """The spec (and the Python objects standing in for names) of a Python-API call.
+
+    Example:
+        >>> spec, _ = from_python(nn.Identity(), "0:1", spec_fields={}, parameterization="fft_image",
+        ...                       transforms=None, fast_path=None)  # doctest: +SKIP
+    """
+    from optim.loss import Loss
+    from optim.optimization import FastPath
+
+    inputs = RenderInputs()
+    if isinstance(target, Loss):
+        inputs.objective, target = target, describe_object(target)
+    elif not isinstance(target, str):
+        raise TypeError(
+            "target must be 'layer:channel', 'layer:channel:x:y', a RenderSpec or an "
+            f"optim.loss.Loss, got {type(target).__name__}: {target!r}."
+        )
+    if not isinstance(parameterization, str):
+        _check_object("parameterization", parameterization, (type, nn.Module))
+        inputs.parameterization, parameterization = parameterization, describe_object(parameterization)
+    if transforms is None:
+        transforms = NO_TRANSFORMS
+    elif not isinstance(transforms, str):
+        _check_object("transforms", transforms, (nn.Module,))
+        inputs.transforms, transforms = transforms, describe_object(transforms)
+    if fast_path is not None and not isinstance(fast_path, FastPath):
+        raise TypeError(
+            f"fast_path must be an optim.optimization.FastPath, got {type(fast_path).__name__}."
+        )
+    asked = (fast_path or FastPath()).describe()
+    graph = {None: "auto", True: "on", False: "off"}[asked["cuda_graph"]]
+    spec = RenderSpec(
+        model=describe_object(model),
+        target=target,
+        parameterization=parameterization,
+        transforms=transforms,
+        precision=asked["autocast"],
+        cuda_graph=graph,
+        **spec_fields,
+    )
+    return spec, inputs
+
+
+def _check_object(name: str, value: Any, kinds: tuple[type, ...]) -> None:
+    if not isinstance(value, kinds):
+        raise TypeError(
+            f"{name} must be a registered name or an nn.Module (class), got "
+            f"{type(value).__name__}: {value!r}."
+        )
+
+
+def fast_path_of(spec: RenderSpec) -> FastPath:
+    """The :class:`~optim.optimization.FastPath` a spec asks for (precision, CUDA graph).
+
+    Example:
+        >>> fast_path_of(RenderSpec(precision="bf16")).autocast
+        'bf16'
+    """
+    from optim.optimization import FastPath
+
+    graph = {"auto": None, "on": True, "off": False}[spec.cuda_graph]
+    return FastPath(autocast=spec.precision, cuda_graph=graph)
+
+
+def _only_spec(target: RenderSpec, given: dict[str, Any]) -> None:
+    changed = [name for name, value in given.items() if value != getattr(DEFAULTS, name)]
+    if changed:
+        raise TypeError(
+            f"render got a RenderSpec and also {', '.join(changed)}: put every setting in the "
+            f"spec (spec.replace({changed[0]}=...))."
+        )
 
 
 def render(
     model: nn.Module,
-    target: Any,
+    target: str | RenderSpec | Any,
     *,
-    size: int | tuple[int, int] = 224,
-    steps: int = 256,
-    lr: float = DEFAULT_LR,
-    batch: int = 1,
+    size: int | tuple[int, int] = DEFAULTS.size,
+    steps: int = DEFAULTS.steps,
+    lr: float = DEFAULTS.lr,
+    batch: int = DEFAULTS.batch,
     seed: int | None = None,
-    parameterization: str | type | nn.Module = "fft_image",
-    transforms: str | nn.Module | None = "transformation_robustness",
+    parameterization: str | type | nn.Module = DEFAULTS.parameterization,
+    transforms: str | nn.Module | None = DEFAULTS.transforms,
+    objective: str | None = None,
     device: str | torch.device | None = None,
     show_progress: bool = True,
     fast_path: FastPath | None = None,
@@ -58,8 +147,9 @@ def render(
     Args:
         model: the network, in eval mode (a model in training mode gets a warning).
         target: ``"layer:channel"`` (a channel), ``"layer:channel:x:y"`` (the neuron at column
-            x, row y) with dotted layer names from ``model.named_modules()``, or any
-            ``optim.loss.Loss`` (``opt.loss.ChannelActivation(model._blocks[10], 2) - ...``).
+            x, row y) with dotted layer names from ``model.named_modules()``; a
+            :class:`~optim.rendering.RenderSpec` holding every setting (then pass no other
+            setting); or any ``optim.loss.Loss``.
         size: image size in px, an int or ``(height, width)``.
         steps: Adam steps.
         lr: Adam learning rate.
@@ -69,19 +159,20 @@ def render(
             ``"laplacian_image"``), a parameterization class (wrapped in ``NaturalImage``), or a
             ready image module whose batch equals ``batch``.
         transforms: a registered transform name, ``"none"``/``None``, or any ``nn.Module``.
+        objective: a registered objective name for a text target (default
+            ``channel_activation``, ``neuron_activation`` for ``layer:channel:x:y``).
         device: where to render; default the model's device (the model is never moved).
         show_progress: show a tqdm progress bar.
-        fast_path: the GPU switches (:class:`~optim.optimization.FastPath`: channels_last,
-            bf16/fp16 autocast, CUDA graph); default ``FastPath()``, which on CPU renders
-            exactly like the plain loop.
+        fast_path: the GPU switches (:class:`~optim.optimization.FastPath`); default
+            ``FastPath()``, which on CPU renders exactly like the plain loop.
 
     Returns:
         A :class:`RenderResult` with the images, the objective per step, the final objective,
-        the seed and the settings.
+        the spec it ran and what ran (``result.ran``: eager or CUDA graph, fused transforms).
 
     Raises:
         ValueError: unknown layer (closest names listed), channel or position out of range
-            (valid range given), or an invalid setting.
+            (valid range given), or an invalid setting (the message names it).
 
     Example:
         >>> result = render(model, "features.4:7", size=64, steps=32, seed=1)  # doctest: +SKIP
@@ -90,77 +181,74 @@ def render(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
-    height, width = check_size(size)
-    check_positive_int(steps, "steps")
-    check_positive_int(batch, "batch")
-    lr = check_lr(lr)
-    seed = resolve_seed(seed)
-    render_device = resolve_device(model, device)
-    objective, keep_size = _objective(model, target, min(height, width))
+    if isinstance(target, RenderSpec):
+        _only_spec(target, {"size": size, "steps": steps, "lr": lr, "batch": batch,
+                            "parameterization": parameterization, "transforms": transforms})  # fmt: skip
+        if seed is not None or objective is not None or device is not None:
+            raise TypeError("render got a RenderSpec: put seed, objective and device in it.")
+        if fast_path is not None:
+            raise TypeError("render got a RenderSpec: its precision and cuda_graph apply.")
+        spec, inputs = target, RenderInputs()
+        fast_path = fast_path_of(spec)
+    else:
+        spec, inputs = from_python(
+            model, target,
+            spec_fields={"size": size, "steps": steps, "lr": lr, "batch": batch, "seed": seed,
+                         "objective": objective, "device": _device_name(device)},
+            parameterization=parameterization, transforms=transforms, fast_path=fast_path,
+        )  # fmt: skip
+    return render_spec(model, spec, inputs, show_progress=show_progress, fast_path=fast_path)
 
-    with seeded(seed, render_device):
-        image = build_image(parameterization, (height, width), batch).to(render_device)
-        transform = build_transforms(transforms, keep_size=keep_size).to(render_device)
-        progress = tqdm(total=steps, desc="render", unit="step", disable=not show_progress)
-        started = time.perf_counter()
-        try:
-            summarized = optimize(
-                model,
-                objective,
-                image,
-                transform,
-                steps=steps,
-                lr=lr,
-                progress=progress,
-                fast_path=fast_path,
-            )
-        finally:
-            progress.close()
-        wall_time = time.perf_counter() - started
-        with torch.no_grad():
-            images = image().detach()
-    history = -summarized.reshape(len(summarized), -1).mean(dim=1)
-    final = evaluate_objective(model, objective, images)
-    final_objective = float(final.mean()) if final is not None else float(history[-1])
+
+def _device_name(device: str | torch.device | None) -> str | None:
+    return None if device is None else str(device)
+
+
+def render_spec(
+    model: nn.Module,
+    spec: RenderSpec,
+    inputs: RenderInputs | None = None,
+    *,
+    show_progress: bool = True,
+    fast_path: FastPath | None = None,
+) -> RenderResult:
+    """Run one render of ``spec`` on ``model`` (the engine behind :func:`render`)."""
+    inputs = inputs or RenderInputs()
+    device = resolve_device(model, spec.device)
+    spec = spec.with_seed().replace(device=str(device))
+    if inputs.objective is not None:
+        objective, keep_size = inputs.objective, False
+    else:
+        unit = spec.unit
+        objective = unit_objective(model, unit, size=spec.size, objective=spec.objective)
+        keep_size = unit.is_neuron  # a neuron's position only means something at a fixed size
+
+    def build() -> tuple[nn.Module, nn.Module]:
+        image = build_image(inputs.parameterization or spec.parameterization, spec.size, spec.batch)
+        return image, build_transforms(inputs.transforms or spec.transforms, keep_size=keep_size)
+
+    progress = progress_bar(spec.steps, "render", show_progress)
+    try:
+        run = optimize_image(
+            model, objective, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
+            device=device, progress=progress, fast_path=fast_path,
+        )  # fmt: skip
+    finally:
+        progress.close()
+    final = evaluate_objective(model, objective, run.images)
+    final_objective = float(final.mean()) if final is not None else float(run.history[-1])
     settings = {
-        "target": str(target) if isinstance(target, str) else describe(target),
-        "size": [height, width],
-        "steps": steps,
-        "lr": lr,
-        "batch": batch,
-        "seed": seed,
-        "parameterization": describe(parameterization),
-        "transforms": describe(transforms),
+        **spec.to_dict(),
         "transforms_keep_size": keep_size,
-        "device": str(render_device),
-        "fast_path": (fast_path or FastPath()).describe(),
         "final_objective_on": "final image" if final is not None else "last step",
     }
     return RenderResult(
-        images=images.as_subclass(torch.Tensor).float().cpu(),
-        history=history,
+        images=run.images.as_subclass(torch.Tensor).float().cpu(),
+        history=run.history,
         final_objective=final_objective,
-        seed=seed,
+        seed=spec.seed,
         settings=settings,
-        wall_time_s=wall_time,
+        wall_time_s=run.wall_time_s,
+        spec=spec,
+        ran=run.ran,
     )
-
-
-def _objective(model: nn.Module, target: Any, size: int) -> tuple[Any, bool]:
-    """The objective, and whether the transforms must keep the image size (neurons)."""
-    from optim.loss import Loss
-
-    if isinstance(target, str):
-        unit = parse_target(target)
-        return unit_objective(model, unit, size=size), unit.is_neuron
-    if isinstance(target, Loss):
-        return target, _reads_fixed_position(target)
-    raise TypeError(
-        "target must be 'layer:channel', 'layer:channel:x:y' or an optim.loss.Loss, got "
-        f"{type(target).__name__}: {target!r}."
-    )
-
-
-def _reads_fixed_position(objective: Any) -> bool:
-    """Whether ``objective`` reads an explicit spatial position (a neuron at x/y)."""
-    return getattr(objective, "x", None) is not None or getattr(objective, "y", None) is not None

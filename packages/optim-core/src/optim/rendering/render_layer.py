@@ -16,59 +16,27 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from optim.optimization.fast_path import FastPath
-from optim.optimization.step_record import StepRecord
-from optim.rendering.objective import layer_channel_count, objective_for
+from optim.rendering.engine import evaluate_objective, optimize_image, progress_bar, resolve_device
+from optim.rendering.objective import layer_channel_count, layer_output, objective_for
 from optim.rendering.parse_target import UnitTarget
-from optim.rendering.pipeline import build_image, build_transforms, describe
-from optim.rendering.render import DEFAULT_LR
+from optim.rendering.pipeline import build_image, build_transforms
+from optim.rendering.render import DEFAULTS, RenderInputs, fast_path_of, from_python
 from optim.rendering.result import LayerRenderResult
-from optim.rendering.run_optimization import evaluate_objective, optimize
-from optim.rendering.seeding import seeded
-from optim.rendering.settings import (
-    check_lr,
-    check_positive_int,
-    check_size,
-    resolve_device,
-    resolve_seed,
-)
+from optim.rendering.spec import RenderSpec
+
+if TYPE_CHECKING:
+    from optim.optimization import FastPath
 
 __all__ = ["DEFAULT_BATCH_SIZE", "render_layer"]
 
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = DEFAULTS.batch_size
 """Channels optimised together per batch by default."""
-
-
-def _check_channels(channels: Iterable[int] | None, count: int, layer: str) -> list[int]:
-    if channels is None:
-        return list(range(count))
-    if isinstance(channels, int | str) or not isinstance(channels, Iterable):
-        raise TypeError(
-            f"channels must be a list or range of channel indices, got {channels!r}; "
-            "for one channel write [c]."
-        )
-    chosen = list(channels)
-    if not chosen:
-        raise ValueError("channels is empty: give at least one channel, or None for all.")
-    for channel in chosen:
-        if isinstance(channel, bool) or not isinstance(channel, int):
-            raise TypeError(f"Channel indices must be ints, got {channel!r}.")
-        if not 0 <= channel < count:
-            raise ValueError(
-                f"Channel {channel} is out of range for layer {layer!r}, which has {count} "
-                f"channels: use 0..{count - 1}."
-            )
-    duplicates = sorted({c for c in chosen if chosen.count(c) > 1})
-    if duplicates:
-        raise ValueError(f"Channels {duplicates} are listed more than once; list each once.")
-    return chosen
 
 
 def _slot_images(
@@ -123,16 +91,16 @@ def _slots_objective(module: nn.Module, layer: str, batch: list[int], objective:
 
 def render_layer(
     model: nn.Module,
-    layer: str,
+    layer: str | RenderSpec,
     channels: Iterable[int] | None = None,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    size: int | tuple[int, int] = 224,
-    steps: int = 256,
-    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULTS.batch_size,
+    size: int | tuple[int, int] = DEFAULTS.size,
+    steps: int = DEFAULTS.steps,
+    lr: float = DEFAULTS.lr,
     seed: int | None = None,
-    parameterization: str | type = "fft_image",
-    transforms: str | nn.Module | None = "transformation_robustness",
+    parameterization: str | type = DEFAULTS.parameterization,
+    transforms: str | nn.Module | None = DEFAULTS.transforms,
     objective: str | None = None,
     device: str | torch.device | None = None,
     show_progress: bool = True,
@@ -142,7 +110,9 @@ def render_layer(
 
     Args:
         model: the network, in eval mode.
-        layer: a dotted layer name from ``model.named_modules()``.
+        layer: a dotted layer name from ``model.named_modules()``, or a
+            :class:`~optim.rendering.RenderSpec` whose target is the layer (then pass no other
+            setting).
         channels: the channels to render (a list or range); ``None`` for all of them.
         batch_size: channels optimised together in one batch (one batch slot each).
         size: image size in px, an int or ``(height, width)``.
@@ -156,13 +126,12 @@ def render_layer(
             default ``"channel_activation"``.
         device: where to render; default the model's device.
         show_progress: show one tqdm progress bar over all batches.
-        fast_path: the GPU switches (:class:`~optim.optimization.FastPath`: channels_last,
-            bf16/fp16 autocast, CUDA graph); default ``FastPath()``, which on CPU renders
-            exactly like the plain loop.
+        fast_path: the GPU switches (:class:`~optim.optimization.FastPath`); default
+            ``FastPath()``, which on CPU renders exactly like the plain loop.
 
     Returns:
         A :class:`LayerRenderResult`: one image, one objective history and one final objective
-        per channel.
+        per channel, the spec that ran and what ran.
 
     Raises:
         ValueError: unknown layer (closest names listed), channels out of range (valid range
@@ -173,81 +142,80 @@ def render_layer(
         >>> result.final_objectives  # doctest: +SKIP
         [4.2, 3.1, 5.7]
     """
-    from optim.hooks import resolve_target
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
-    if isinstance(parameterization, nn.Module):
-        raise TypeError(
-            "render_layer builds one image per channel: pass the parameterization as a "
-            "registered name or a class, not a module instance."
-        )
-    height, width = check_size(size)
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    lr = check_lr(lr)
-    seed = resolve_seed(seed)
-    render_device = resolve_device(model, device)
-    module = resolve_target(model, layer)
-    count = layer_channel_count(model, layer, min(height, width))
-    chosen = _check_channels(channels, count, layer)
-    batches = [chosen[i : i + batch_size] for i in range(0, len(chosen), batch_size)]
+    if isinstance(layer, RenderSpec):
+        if channels is not None or fast_path is not None:
+            raise TypeError("render_layer got a RenderSpec: put the channels in it.")
+        spec, inputs, fast_path = layer, RenderInputs(), fast_path_of(layer)
+    else:
+        if isinstance(parameterization, nn.Module):
+            raise TypeError(
+                "render_layer builds one image per channel: pass the parameterization as a "
+                "registered name or a class, not a module instance."
+            )
+        if not isinstance(layer, str):
+            raise TypeError(f"layer must be a dotted layer name, got {layer!r}.")
+        spec, inputs = from_python(
+            model, layer,
+            spec_fields={"channels": channels, "batch_size": batch_size, "size": size,
+                         "steps": steps, "lr": lr, "seed": seed, "objective": objective,
+                         "device": None if device is None else str(device)},
+            parameterization=parameterization, transforms=transforms, fast_path=fast_path,
+        )  # fmt: skip
+    return render_layer_spec(model, spec, inputs, show_progress=show_progress, fast_path=fast_path)
 
-    images, histories, finals = [], [], []
-    progress = tqdm(
-        total=steps * len(batches),
-        desc=f"{layer} ({len(chosen)} channels)",
-        unit="step",
-        disable=not show_progress,
+
+def render_layer_spec(
+    model: nn.Module,
+    spec: RenderSpec,
+    inputs: RenderInputs | None = None,
+    *,
+    show_progress: bool = True,
+    fast_path: FastPath | None = None,
+) -> LayerRenderResult:
+    """Run the layer job of ``spec`` on ``model`` (the engine behind :func:`render_layer`)."""
+    inputs = inputs or RenderInputs()
+    device = resolve_device(model, spec.device)
+    layer = spec.unit.layer
+    if spec.unit.channel is not None:
+        raise ValueError(
+            f"render_layer renders whole channels: give the layer {layer!r}, not {spec.target!r}."
+        )
+    module, shape = layer_output(model, layer, spec.size)
+    count = layer_channel_count(module, layer, shape)
+    chosen = list(spec.channels) if spec.channels is not None else list(range(count))
+    outside = [c for c in chosen if c >= count]
+    if outside:
+        raise ValueError(
+            f"Channel {outside[0]} is out of range for layer {layer!r}, which has {count} "
+            f"channels: use 0..{count - 1}."
+        )
+    spec = spec.with_seed().replace(device=str(device), channels=tuple(chosen))
+    batches = [chosen[i : i + spec.batch_size] for i in range(0, len(chosen), spec.batch_size)]
+    images, histories, finals, ran, wall_time = [], [], [], {}, 0.0
+    progress = progress_bar(
+        spec.steps * len(batches), f"{layer} ({len(chosen)} channels)", show_progress
     )
-    started = time.perf_counter()
     try:
         for batch in batches:
-            combined = _slots_objective(module, layer, batch, objective)
-            per_step = StepRecord(steps)  # no sync per step; filled by CUDA-graph replays too
+            combined = _slots_objective(module, layer, batch, spec.objective)
 
-            def summarize(values: torch.Tensor, record: StepRecord = per_step) -> torch.Tensor:
-                record.append(values)
-                return -values.sum()  # each slot's gradient equals its single render's
+            def build(slots: int = len(batch)) -> tuple[nn.Module, nn.Module]:
+                parameterization = inputs.parameterization or spec.parameterization
+                image = _slot_images(parameterization, spec.size, slots, spec.seed)
+                return image, build_transforms(inputs.transforms or spec.transforms)
 
-            with seeded(seed, render_device):
-                image = _slot_images(parameterization, (height, width), len(batch), seed)
-                image = image.to(render_device)
-                transform = build_transforms(transforms).to(render_device)
-                optimize(
-                    model,
-                    combined,
-                    image,
-                    transform,
-                    steps=steps,
-                    lr=lr,
-                    progress=progress,
-                    summarize=summarize,
-                    fast_path=fast_path,
-                )
-                with torch.no_grad():
-                    final_images = image().detach()
-            images.append(final_images.as_subclass(torch.Tensor).float().cpu())
-            histories.append(per_step.values().cpu().as_subclass(torch.Tensor))
-            finals.extend(evaluate_objective(model, combined, final_images).tolist())
+            run = optimize_image(
+                model, combined, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
+                device=device, progress=progress, fast_path=fast_path, record="per_slot",
+            )  # fmt: skip
+            images.append(run.images.as_subclass(torch.Tensor).float().cpu())
+            histories.append(run.history)
+            finals.extend(evaluate_objective(model, combined, run.images).tolist())
+            ran, wall_time = ran or run.ran, wall_time + run.wall_time_s
     finally:
         progress.close()
-    wall_time = time.perf_counter() - started
-
-    settings = {
-        "layer": layer,
-        "channels": chosen,
-        "batch_size": batch_size,
-        "size": [height, width],
-        "steps": steps,
-        "lr": lr,
-        "seed": seed,
-        "parameterization": describe(parameterization),
-        "transforms": describe(transforms),
-        "objective": objective or "channel_activation",
-        "device": str(render_device),
-        "fast_path": (fast_path or FastPath()).describe(),
-    }
     return LayerRenderResult(
         layer=layer,
         channels=chosen,
@@ -255,7 +223,9 @@ def render_layer(
         history=torch.cat(histories, dim=1),
         final_objectives=[float(v) for v in finals],
         batches=batches,
-        seed=seed,
-        settings=settings,
+        seed=spec.seed,
+        settings={**spec.to_dict(), "layer": layer},
         wall_time_s=wall_time,
+        spec=spec,
+        ran=ran,
     )

@@ -16,9 +16,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from optim.rendering.spec import RenderSpec
 
 __all__ = ["LayerRenderResult", "RenderResult", "write_png"]
 
@@ -57,8 +60,12 @@ class RenderResult:
         history: the objective (the value being maximised) at every step, shape ``[steps]``.
         final_objective: the objective of the final image fed to the model without transforms.
         seed: the seed the render used (drawn and recorded when none was given).
-        settings: every setting, JSON-ready (what a manifest records).
+        settings: every setting, JSON-ready: the spec's fields and what the render derived
+            from them (``transforms_keep_size``, ``final_objective_on``).
         wall_time_s: seconds spent optimising.
+        spec: the :class:`~optim.rendering.RenderSpec` that ran (seed and device resolved).
+        ran: what actually ran (eager or CUDA graph, fused transforms, autocast), as
+            :meth:`optim.optimization.RunReport.describe` gives it.
     """
 
     images: torch.Tensor
@@ -67,6 +74,8 @@ class RenderResult:
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    spec: RenderSpec | None = None
+    ran: dict[str, Any] = field(default_factory=dict)
 
     @property
     def steps_per_s(self) -> float:
@@ -96,6 +105,8 @@ class LayerRenderResult:
         seed: the seed the render used.
         settings: every setting, JSON-ready.
         wall_time_s: seconds spent optimising, all batches together.
+        spec: the :class:`~optim.rendering.RenderSpec` that ran (``target`` is the layer).
+        ran: what actually ran (of the first batch; every batch runs the same way).
     """
 
     layer: str
@@ -107,6 +118,8 @@ class LayerRenderResult:
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    spec: RenderSpec | None = None
+    ran: dict[str, Any] = field(default_factory=dict)
 
     @property
     def steps_per_s(self) -> float:
