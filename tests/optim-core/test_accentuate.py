@@ -107,3 +107,23 @@ def test_channel_out_of_range_names_the_valid_range_and_leaves_no_hooks():
     with pytest.raises(IndexError, match=r"valid range is 0\.\.0"):
         opt.accentuate(model, "0", _seed(), 3, steps=1, transform=NO_TRANSFORM, show_progress=False)
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_same_seed_is_bitwise_equal_and_leaves_the_callers_rng_alone():
+    kwargs = dict(steps=6, lr=0.05, regularization_layer="1", show_progress=False)
+    kwargs["transform"] = opt.transforms.TransformationRobustness(translate=(2, 2))
+    model, image = _redness_model(), _seed()
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    first = opt.accentuate(model, "2", image, 0, seed=7, **kwargs)
+    after = torch.rand(3)
+    second = opt.accentuate(model, "2", image, 0, seed=7, **kwargs)
+    other = opt.accentuate(model, "2", image, 0, seed=8, **kwargs)
+    assert torch.equal(before, after)  # the render drew from its own, seeded RNG
+    assert torch.equal(first.image, second.image)
+    for name in ("target", "distance", "objective"):
+        assert torch.equal(first.history[name], second.history[name])
+    assert not torch.equal(first.image, other.image)  # the seed reaches the transforms
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        opt.accentuate(_redness_model(), "2", _seed(), 0, seed=-1, **kwargs)

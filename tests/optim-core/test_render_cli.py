@@ -225,3 +225,39 @@ def test_layers_user_errors(capsys):
     assert "Did you mean: tiny_net" in _error_line(capsys)
     assert main(["layers", "tiny_net", "--size", "2"]) == 2
     assert "at least 8 px" in _error_line(capsys)
+
+
+def test_the_same_spec_from_python_and_from_the_cli_gives_the_same_png(tmp_path, capsys):
+    from optim.rendering import RenderSpec, load_registered_model, render
+
+    spec = RenderSpec(model="tiny_net", target="conv2:5:3:4", size=32, steps=4, seed=11,
+                      parameterization="pixel_image")  # fmt: skip
+    model, _ = load_registered_model(spec.model, device="cpu")
+    python = render(model, spec, show_progress=False)
+    python.save(tmp_path / "python.png")
+    assert python.spec == spec.replace(device="cpu")  # the spec it ran, device resolved
+    assert python.ran["cuda_graph"] is False and python.ran["fused_transforms"] is False
+
+    out = tmp_path / "cli.png"
+    args = ["render", "--model", "tiny_net", "--target", "conv2:5:3:4", "--size", "32"]
+    args += ["--steps", "4", "--seed", "11", "--parameterization", "pixel_image"]
+    assert main([*args, "--no-progress", "--out", str(out)]) == 0
+    assert out.read_bytes() == (tmp_path / "python.png").read_bytes()
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert RenderSpec.from_dict(manifest["spec"]) == python.spec
+    assert manifest["ran"] == python.ran  # what ran, not what was asked for
+
+
+def test_a_layer_spec_from_python_matches_the_gallery(tmp_path, capsys):
+    from optim.rendering import RenderSpec, load_registered_model, render_layer
+
+    out = tmp_path / "gallery"
+    assert main(["layer", "conv2", "--model", "tiny_net", "--channels", "1,4,6",
+                 "--batch-size", "2", "--seed", "3", *FAST, "--out", str(out)]) == 0  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    spec = RenderSpec.from_dict(manifest["spec"])
+    assert spec.channels == (1, 4, 6) and spec.target == "conv2" and spec.seed == 3
+    model, _ = load_registered_model("tiny_net", device="cpu")
+    result = render_layer(model, spec, show_progress=False)
+    result.save(tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes() == (out / "grid.png").read_bytes()

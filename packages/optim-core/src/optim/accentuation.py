@@ -14,9 +14,9 @@ from optim.images.image_tensor import ImageTensor
 from optim.images.natural_image import NaturalImage
 from optim.loss.activation import ChannelActivation, LayerActivation
 from optim.loss.base import CompositeLoss, Loss
-from optim.optimization.input_optimization import InputOptimization
 from optim.optimization.step_record import StepRecord
-from optim.optimization.stop_criteria import n_steps
+from optim.rendering.engine import optimize_image, progress_bar
+from optim.rendering.spec import RenderSpec
 from optim.transforms.to_rgb import ToRGB
 
 # Seeds are clamped into [eps, 1 - eps] before the inverse sigmoid, so that saturated pixels
@@ -99,6 +99,7 @@ def accentuate(
     steps: int = 128,
     lr: float = 0.025,
     transform: nn.Module | None = None,
+    seed: int | None = None,
     show_progress: bool = True,
 ) -> AccentuationResult:
     """Increase a feature in a real image while keeping the result close to it.
@@ -128,6 +129,8 @@ def accentuate(
         steps: Adam steps.
         lr: Adam learning rate.
         transform: transforms applied before the model; default as ``InputOptimization``'s.
+        seed: seed of the transforms' random draws (same seed, same result: bitwise on CPU);
+            drawn when ``None``.
         show_progress: show a tqdm progress bar.
 
     Returns:
@@ -144,9 +147,8 @@ def accentuate(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
-    seed = _as_seed(image)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}.")
+    start = _as_seed(image)
+    spec = RenderSpec(steps=steps, lr=lr, seed=seed).with_seed()  # validates steps, lr, seed
     if not isinstance(regularization_weight, int | float) or regularization_weight < 0:
         raise ValueError(
             f"regularization_weight must be a number >= 0, got {regularization_weight!r}."
@@ -163,38 +165,44 @@ def accentuate(
             else ChannelActivation(target, channel_index, batch_index=0)
         )
 
-    device = model_device(model) or seed.device
-    seed = seed.to(device)
+    device = model_device(model) or start.device
+    start = start.to(device)
     decorrelation = ToRGB("klt").to(device)
-    natural = NaturalImage(
-        init=_seed_logits(seed, decorrelation),
+    natural = NaturalImage(  # starts exactly at the seed image: nothing random here
+        init=_seed_logits(start, decorrelation),
         parameterization=FFTImage,
         decorrelation_module=decorrelation,
         decorrelate_init=False,
     )
-    pair = _SeedPair(natural, seed).to(device)
+    pair = _SeedPair(natural, start).to(device)
     distance_target: Target = pair if regularization_layer is None else regularization_layer
     if regularization_layer is not None:
         resolve_target(model, regularization_layer)
 
-    # Recorded as tensor operations: a step replayed as a CUDA graph runs no Python.
-    records = {name: StepRecord(steps) for name in ("target", "distance", "objective")}
+    # Recorded as tensor operations: a step replayed as a CUDA graph runs no Python. The
+    # objective itself is recorded by the engine.
+    records = {name: StepRecord(steps) for name in ("target", "distance")}
 
     def objective(targets_to_values: dict) -> torch.Tensor:
         value = target_loss(targets_to_values).mean()
         distance = _relative_distance(targets_to_values[distance_target])
-        total = value - regularization_weight * distance
         records["target"].append(value.detach())
         records["distance"].append(distance.detach())
-        records["objective"].append(total.detach())
-        return total
+        return value - regularization_weight * distance
 
     loss = CompositeLoss(
         objective, name="Accentuation", target=[target_loss.target, distance_target]
     )
-    optimization = InputOptimization(model, loss, pair, transform)
-    optimization.optimize(n_steps(steps, show_progress=show_progress), lr=lr)
+    progress = progress_bar(steps, "accentuate", show_progress)
+    try:
+        run = optimize_image(
+            model, loss, lambda: (pair, transform), seed=spec.seed, steps=steps, lr=spec.lr,
+            device=device, progress=progress,
+        )  # fmt: skip
+    finally:
+        progress.close()
     with torch.no_grad():
         result = natural()
     history = {name: record.values().cpu() for name, record in records.items()}
+    history["objective"] = run.history
     return AccentuationResult(image=result, history=history)

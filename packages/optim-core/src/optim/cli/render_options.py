@@ -77,8 +77,12 @@ def add_model_options(parser: argparse.ArgumentParser, *, weights: bool = True) 
 
 def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) -> None:
     """The settings of a render, with ``defaults``' values in the help."""
-    parser.add_argument("--size", type=int, default=None, help=f"image size in px; {defaults.size[0]}")
-    parser.add_argument("--steps", type=int, default=None, help=f"optimisation steps; {defaults.steps}")
+    parser.add_argument(
+        "--size", type=int, default=None, help=f"image size in px; {defaults.size[0]}"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help=f"optimisation steps; {defaults.steps}"
+    )
     parser.add_argument("--lr", type=float, default=None, help=f"Adam learning rate; {defaults.lr}")
     parser.add_argument("--seed", type=int, default=None, help="random seed (drawn if omitted)")
     parser.add_argument(

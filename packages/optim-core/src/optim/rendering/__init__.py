@@ -1,10 +1,11 @@
 """Rendering: the main job of optim, from a unit name to a PNG, a manifest and a gallery.
 
-A :class:`RenderSpec` holds every setting of a render; ``render`` optimises an image for one
-unit (``"layer:channel"``, ``"layer:channel:x:y"``), a spec or any objective; ``render_layer`` renders every channel of a layer in batches; manifests record
-every setting so that ``optim render --spec`` reproduces a PNG bitwise on CPU; ``write_gallery``
-turns a layer render into a static ``index.html``. Every renderer runs through one engine
-(:func:`optimize_image`: one seeding policy, one per-step record, one progress bar).
+A :class:`RenderSpec` holds every setting of a render. ``render`` optimises an image for one
+unit (``"layer:channel"``, ``"layer:channel:x:y"``), a spec or any objective;
+``render_layer`` renders every channel of a layer in batches. Every renderer runs through one
+engine (:func:`optimize_image`: one seeding policy, one per-step record, one progress bar).
+Manifests record the spec, so that ``optim render --spec`` reproduces a PNG bitwise on CPU;
+``write_gallery`` turns a layer render into a static ``index.html``.
 
 Example:
     >>> import optim as opt

@@ -140,7 +140,7 @@ def resolve_device(model: nn.Module, device: str | torch.device | None) -> torch
 def optimize_image(
     model: nn.Module,
     objective: Any,
-    build: Callable[[], tuple[nn.Module, nn.Module]],
+    build: Callable[[], tuple[nn.Module, nn.Module | None]],
     *,
     seed: int,
     steps: int,
@@ -182,8 +182,9 @@ def optimize_image(
         return -1 * mean  # exactly optim.loss.default_loss_summarize
 
     with seeded(seed, render_device):
-        image, transforms = build()
-        image, transforms = image.to(render_device), transforms.to(render_device)
+        image, transforms = build()  # transforms None: InputOptimization's default
+        image = image.to(render_device)
+        transforms = transforms.to(render_device) if transforms is not None else None
         run = InputOptimization(model, objective, image, transforms)
         started = time.perf_counter()
         with torch.enable_grad():  # renders need gradients even inside a caller's no_grad()
@@ -196,7 +197,7 @@ def optimize_image(
         wall_time = time.perf_counter() - started
         with torch.no_grad():
             images = image().detach()
-    ran = run.last_run.describe() if getattr(run, "last_run", None) is not None else {}
+    ran = run.last_run.describe() if run.last_run is not None else {}
     history = per_step.values().cpu().as_subclass(torch.Tensor)
     return EngineRun(images=images, history=history, ran=ran, wall_time_s=wall_time)
 

@@ -56,8 +56,10 @@ def from_python(
     """The spec (and the Python objects standing in for names) of a Python-API call.
 
     Example:
-        >>> spec, _ = from_python(nn.Identity(), "0:1", spec_fields={}, parameterization="fft_image",
-        ...                       transforms=None, fast_path=None)  # doctest: +SKIP
+        >>> spec, _ = from_python(nn.Identity(), "0:1", spec_fields={}, fast_path=None,
+        ...                       parameterization="fft_image", transforms=None)
+        >>> spec.model, spec.transforms
+        ('python:torch.nn.modules.linear.Identity', 'none')
     """
     from optim.loss import Loss
     from optim.optimization import FastPath
@@ -72,7 +74,10 @@ def from_python(
         )
     if not isinstance(parameterization, str):
         _check_object("parameterization", parameterization, (type, nn.Module))
-        inputs.parameterization, parameterization = parameterization, describe_object(parameterization)
+        inputs.parameterization, parameterization = (
+            parameterization,
+            describe_object(parameterization),
+        )
     if transforms is None:
         transforms = NO_TRANSFORMS
     elif not isinstance(transforms, str):
@@ -182,8 +187,10 @@ def render(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     if isinstance(target, RenderSpec):
-        _only_spec(target, {"size": size, "steps": steps, "lr": lr, "batch": batch,
-                            "parameterization": parameterization, "transforms": transforms})  # fmt: skip
+        given = {"size": size, "steps": steps, "lr": lr, "batch": batch}
+        _only_spec(
+            target, {**given, "parameterization": parameterization, "transforms": transforms}
+        )
         if seed is not None or objective is not None or device is not None:
             raise TypeError("render got a RenderSpec: put seed, objective and device in it.")
         if fast_path is not None:

@@ -142,7 +142,10 @@ class RenderSpec:
             except (TypeError, ValueError) as exc:
                 raise ArgumentError(f"target: {exc}") from None
         if self.channels is not None:
-            set_("channels", tuple(check_int_list(self.channels, "channels", minimum=0, item="channel")))
+            set_(
+                "channels",
+                tuple(check_int_list(self.channels, "channels", minimum=0, item="channel")),
+            )
             if self._unit is not None and self._unit.channel is not None:
                 raise ArgumentError(
                     f"target must be a bare layer name when channels are given, got "
@@ -261,7 +264,9 @@ class RenderSpec:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ArgumentError(f"a render spec must be JSON: {exc.msg} at line {exc.lineno}.")
+            raise ArgumentError(
+                f"a render spec must be JSON: {exc.msg} at line {exc.lineno}."
+            ) from None
         return cls.from_dict(values)
 
 
@@ -271,7 +276,9 @@ def _check_device(device: Any) -> str:
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
-        raise ArgumentTypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}.")
+        raise ArgumentTypeError(
+            f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}."
+        )
     try:
         torch.device(device)
     except (RuntimeError, TypeError):

@@ -28,9 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from optim.checks import is_int
 from optim.reducer.algorithms import resolve_reduction_algorithm
 from optim.reducer.atlas import create_atlas, create_atlas_vectors, normalize_grid
 from optim.reducer.channel_reducer import ChannelReducer
+from optim.rendering import RenderSpec, seeded
 
 __all__ = ["ActivationAtlas", "activation_atlas", "collect_atlas_samples"]
 
@@ -49,6 +51,7 @@ class ActivationAtlas:
         coords: ``(x, y, count)`` of each rendered cell; ``(0, 0)`` is bottom-left.
         layout: The normalised 2D position of every sample, ``[N, 2]`` in [0, 1].
         samples: The activation samples the atlas was built from, ``[N, C]``.
+        seed: The seed every random draw came from (drawn when none was given).
     """
 
     image: torch.Tensor
@@ -57,6 +60,7 @@ class ActivationAtlas:
     coords: list[tuple[int, int, int]]
     layout: torch.Tensor
     samples: torch.Tensor
+    seed: int = 0
 
 
 def _iter_image_batches(images: ImageBatches) -> Iterable[torch.Tensor]:
@@ -184,29 +188,44 @@ def _render_cells(
     cossim_pow: float,
     batch_size: int,
     transforms: nn.Module | None,
+    seed: int,
     show_progress: bool,
 ) -> torch.Tensor:
     import optim as opt
+    from optim.rendering import optimize_image, progress_bar
 
     device = opt.hooks.model_device(model) or torch.device("cpu")
     target = opt.hooks.resolve_target(model, layer)
+    batches = range(0, vectors.shape[0], batch_size)
     rendered = []
-    for start in range(0, vectors.shape[0], batch_size):
-        chunk = vectors[start : start + batch_size].to(device)
-        image = opt.images.NaturalImage((cell_size, cell_size), batch=chunk.shape[0]).to(device)
-        loss = opt.loss.sum_loss_list(
-            [
-                opt.loss.AngledNeuronDirection(target, vec, cossim_pow=cossim_pow, batch_index=i)
-                for i, vec in enumerate(chunk)
-            ]
-        )
-        robustness = (
-            transforms if transforms is not None else opt.transforms.TransformationRobustness()
-        )
-        optimization = opt.InputOptimization(model, loss, image, robustness)
-        optimization.optimize(opt.optimization.n_steps(steps, show_progress), lr=lr)
-        with torch.no_grad():
-            rendered.append(torch.as_tensor(image()).detach().float().cpu())
+    progress = progress_bar(steps * len(batches), "atlas cells", show_progress)
+    try:
+        for start in batches:
+            chunk = vectors[start : start + batch_size].to(device)
+            loss = opt.loss.sum_loss_list(
+                [
+                    opt.loss.AngledNeuronDirection(
+                        target, vec, cossim_pow=cossim_pow, batch_index=i
+                    )
+                    for i, vec in enumerate(chunk)
+                ]
+            )
+
+            def build(count: int = chunk.shape[0]) -> tuple[nn.Module, nn.Module]:
+                image = opt.images.NaturalImage((cell_size, cell_size), batch=count)
+                robustness = (
+                    transforms
+                    if transforms is not None
+                    else opt.transforms.TransformationRobustness()
+                )
+                return image, robustness
+
+            run = optimize_image(
+                model, loss, build, seed=seed, steps=steps, lr=lr, device=device, progress=progress
+            )
+            rendered.append(run.images.as_subclass(torch.Tensor).detach().float().cpu())
+    finally:
+        progress.close()
     return torch.cat(rendered)
 
 
@@ -257,8 +276,10 @@ def activation_atlas(
         batch_size: Cells rendered together in one batch.
         transforms: Transforms applied during rendering (default
             ``TransformationRobustness()``).
-        seed: Seeds torch's global RNG (render init, transforms, sampling) and the layout
-            reducer, so that the atlas is reproducible.
+        seed: The seed of every random draw (sampling positions, the layout reducer, render
+            initialisation and transforms): the same seed gives the same atlas, bitwise on
+            CPU. Drawn (and recorded in the result) when ``None``; the caller's RNG is left
+            alone.
         show_progress: Show a progress bar per render batch.
 
     Returns:
@@ -276,10 +297,9 @@ def activation_atlas(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     for name, value in (("cell_size", cell_size), ("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    if seed is not None:
-        torch.manual_seed(seed)
+    seed = RenderSpec(seed=seed).with_seed().seed  # validated, or drawn
 
     if samples is None and images is None:
         raise ValueError("Give images to sample activations from, or precomputed samples=[N, C].")
@@ -321,11 +341,12 @@ def _build_atlas(
     lr: float,
     batch_size: int,
     transforms: nn.Module | None,
-    seed: int | None,
+    seed: int,
     show_progress: bool,
 ) -> ActivationAtlas:
     if samples is None:
-        samples = collect_atlas_samples(model, layer, images, samples_per_image)
+        with seeded(seed):  # the random sample positions (drawn on the CPU)
+            samples = collect_atlas_samples(model, layer, images, samples_per_image)
     samples = samples.detach().float().cpu()
     minimum_samples = 4
     if samples.shape[0] < minimum_samples:
@@ -340,7 +361,7 @@ def _build_atlas(
         normalized, samples, grid_size, min_density=min_density, normalize=False
     )
     cells = _render_cells(
-        model, layer, vectors, cell_size, steps, lr, cossim_pow, batch_size, transforms,
+        model, layer, vectors, cell_size, steps, lr, cossim_pow, batch_size, transforms, seed,
         show_progress,
     )  # fmt: skip
     image = create_atlas(cells, coords, grid_size)
@@ -351,4 +372,5 @@ def _build_atlas(
         coords=coords,
         layout=normalized,
         samples=samples,
+        seed=seed,
     )
