@@ -261,3 +261,19 @@ def test_a_layer_spec_from_python_matches_the_gallery(tmp_path, capsys):
     result = render_layer(model, spec, show_progress=False)
     result.save(tmp_path / "grid.png")
     assert (tmp_path / "grid.png").read_bytes() == (out / "grid.png").read_bytes()
+
+
+def test_spec_runs_a_bare_render_spec_file(tmp_path, capsys):
+    from optim.rendering import RenderSpec
+
+    spec = RenderSpec(model="tiny_net", target="conv1:2", size=32, steps=3, transforms="none")
+    path = tmp_path / "spec.json"
+    path.write_text(spec.to_json())
+    out = tmp_path / "unit.png"
+    assert main(["render", "--spec", str(path), "--out", str(out), "--no-progress"]) == 0
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert RenderSpec.from_dict(manifest["spec"]) == spec.replace(seed=manifest["spec"]["seed"],
+                                                                   device="cpu")  # fmt: skip
+    path.write_text('{"model": "tiny_net", "target": "conv1:2", "steps": 0}')
+    assert main(["render", "--spec", str(path), "--out", str(out)]) == 2
+    assert "steps must be a whole number >= 1" in _error_line(capsys)

@@ -23,7 +23,10 @@ from optim.rendering import (
 )
 from optim.rendering.model_source import ModelSource
 
-__all__ = ["layer_job", "render_job", "report_reproduction"]
+__all__ = ["DEFAULT_OUT", "layer_job", "render_job", "report_render", "report_reproduction"]
+
+DEFAULT_OUT = "render.png"
+"""Where ``optim render`` writes when no ``--out`` is given."""
 
 
 def render_job(
@@ -61,6 +64,17 @@ def _model(spec: RenderSpec, expect: ModelSource | None):
             file=sys.stderr,
         )
     return model, source
+
+
+def report_render(
+    result: RenderResult, source: ModelSource, out: Path, manifest_path: Path
+) -> None:
+    """The one line ``optim render`` prints about what it wrote."""
+    print(
+        f"wrote {out} and {manifest_path}: {source.name} {result.spec.target}, objective "
+        f"{result.final_objective:.4g}, {len(result.history)} steps in "
+        f"{result.wall_time_s:.1f} s ({result.steps_per_s:.2f} steps/s), seed {result.seed}"
+    )
 
 
 def report_reproduction(label: str, written: Path, expected_sha: str, actual_sha: str) -> bool:

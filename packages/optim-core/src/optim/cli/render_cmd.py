@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 from optim.cli.errors import CLIError
-from optim.cli.jobs import render_job
+from optim.cli.jobs import DEFAULT_OUT, render_job, report_render
 from optim.cli.render_options import (
     RENDER_OPTIONS,
     add_model_options,
@@ -26,11 +26,10 @@ from optim.cli.render_options import (
 )
 from optim.rendering.spec import RenderSpec
 
-__all__ = ["DEFAULT_OUT", "DEFAULTS", "add_parser", "run"]
+__all__ = ["DEFAULTS", "add_parser", "run"]
 
 DEFAULTS = RenderSpec()
 """What ``optim render`` renders with no arguments: a recognisable unit in about a minute."""
-DEFAULT_OUT = "render.png"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--spec",
         default=None,
         metavar="MANIFEST",
-        help="re-run a manifest written by `optim render` or `optim layer` and check the PNG",
+        help="run a RenderSpec JSON file, or re-run a manifest written by `optim render` or "
+        "`optim layer` and check that the PNGs are byte-identical",
     )
     parser.set_defaults(run=run)
 
@@ -80,9 +80,5 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, DEFAULTS, (*RENDER_OPTIONS, "target"))
     out = check_output_file(args.out or DEFAULT_OUT)
     result, source, manifest_path = render_job(spec, out, show_progress=not args.no_progress)
-    print(
-        f"wrote {out} and {manifest_path}: {source.name} {result.spec.target}, objective "
-        f"{result.final_objective:.4g}, {len(result.history)} steps in "
-        f"{result.wall_time_s:.1f} s ({result.steps_per_s:.2f} steps/s), seed {result.seed}"
-    )
+    report_render(result, source, out, manifest_path)
     return 0

@@ -1,9 +1,12 @@
-"""Re-run a manifest (``optim render --spec``) and check the PNGs come out byte-identical.
+"""``optim render --spec FILE``: run a render spec, or re-run a manifest and check its PNGs.
 
-The manifest's ``"spec"`` becomes a :class:`~optim.rendering.RenderSpec` and goes through the
-same job as the command that wrote it.
+``FILE`` is either a :class:`~optim.rendering.RenderSpec` as JSON (``spec.to_json()``, or
+written by hand: omitted fields take their defaults) or a manifest, whose ``"spec"`` goes
+through the same job as the command that wrote it; then every PNG must come out
+byte-identical.
 
 Example:
+    $ optim render --spec my_spec.json --out unit.png  # a bare RenderSpec
     $ optim render --spec out/render.json              # writes out/render.rerun.png
     $ optim render --spec gallery/channels/channel_0003.json --out c3.png
     $ optim render --spec gallery/manifest.json --out gallery-again
@@ -11,11 +14,18 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from optim.cli.errors import CLIError
-from optim.cli.jobs import layer_job, render_job, report_reproduction
+from optim.cli.jobs import (
+    DEFAULT_OUT,
+    layer_job,
+    render_job,
+    report_render,
+    report_reproduction,
+)
 from optim.cli.render_options import check_output_dir, check_output_file, user_errors
 from optim.rendering import ModelSource, RenderSpec, read_manifest, write_gallery
 from optim.rendering.model_source import sha256_file
@@ -82,12 +92,38 @@ def _rerun_layer(manifest, spec, manifest_path: Path, out: str | None, show: boo
     return same
 
 
+def _bare_spec(path: str) -> RenderSpec | None:
+    """The RenderSpec in ``path`` when it holds one (a JSON object of spec fields)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        values = json.loads(text)
+    except (OSError, ValueError):
+        return None  # read_manifest explains what is wrong with the file
+    if not isinstance(values, dict) or not set(values) <= set(RenderSpec.field_names()):
+        return None
+    with user_errors():
+        return RenderSpec.from_json(text)
+
+
+def _run_spec(spec: RenderSpec, path: str, out: str | None, show_progress: bool) -> int:
+    if spec.channels is not None:
+        raise CLIError(f"{path} is a layer spec (channels set): run it with `optim layer`.")
+    target = check_output_file(out or DEFAULT_OUT)
+    result, source, manifest_path = render_job(spec, target, show_progress=show_progress)
+    report_render(result, source, target, manifest_path)
+    return 0
+
+
 def rerun_manifest(path: str, out: str | None, show_progress: bool = True) -> int:
-    """Re-run the manifest at ``path``; exit code 0 when every PNG is byte-identical, else 1.
+    """Run the render spec, or re-run the manifest, at ``path``; exit code 0 when every PNG
+    of a manifest is byte-identical, else 1.
 
     ``out`` is where the new PNG (or, for a layer manifest, the new gallery folder) goes;
-    by default beside the original with ``.rerun`` in its name.
+    for a manifest by default beside the original with ``.rerun`` in its name.
     """
+    bare = _bare_spec(path)
+    if bare is not None:
+        return _run_spec(bare, path, out, show_progress)
     with user_errors():
         manifest = read_manifest(path)
     spec = _spec(manifest, path)
