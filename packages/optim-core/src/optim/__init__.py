@@ -7,12 +7,15 @@ Example:
     torch.Size([1, 3, 64, 64])
 
 optim-core owns this package. The plugin distributions (optim-models, optim-reducer,
-optim-circuits, optim-dataset) ship only ``optim/<name>/`` and are found through the
-extended ``__path__`` below, for wheel and editable installs alike.
+optim-circuits, optim-dataset, and third-party ones) ship only ``optim/<name>/`` and are found
+through the extended ``__path__`` below, for wheel and editable installs alike. Which
+``opt.<name>`` attributes they add is read from their ``optim.modules`` entry points
+(``models = "optim.models"``), not from a table here.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from importlib import metadata as _metadata
 from pkgutil import extend_path
@@ -36,16 +39,19 @@ _CORE_SUBMODULES = {
     "image_utils",
     "plugins",
     "cli",
+    "rendering",
+    "accentuation",
+    "checks",
 }
 
-# Submodules shipped by separately installed distributions.
-_PLUGIN_SUBMODULES = {
-    "models": "optim-models",
-    "reducer": "optim-reducer",
-    "circuits": "optim-circuits",
-    "dataset": "optim-dataset",
-    "atlas": "optim-reducer",
-}
+# The entry-point group in which plugin distributions declare the `opt.<name>` modules they
+# add (optim.plugins.MODULES_GROUP; not imported from there: `import optim` needs no pluggy).
+_MODULES_GROUP = "optim.modules"
+
+# optim's own plugin packages. Used only to tell, when one is NOT installed, a missing plugin
+# (ImportError naming `pip install optim-<name>`) from a typo (AttributeError); installed
+# modules and their distributions come from entry points.
+_FIRST_PARTY_PLUGINS = ("models", "reducer", "circuits", "dataset")
 
 # Top-level names re-exported lazily: name -> "module:attribute".
 _LAZY_ATTRIBUTES = {
@@ -63,40 +69,90 @@ _LAZY_ATTRIBUTES = {
     "accentuate": "optim.accentuation:accentuate",
 }
 
-__all__ = sorted({"__version__", *_CORE_SUBMODULES, *_PLUGIN_SUBMODULES, *_LAZY_ATTRIBUTES})
+_BASE_ALL = {"__version__", *_CORE_SUBMODULES, *_LAZY_ATTRIBUTES}
 
 
-def _import_plugin_submodule(name: str) -> Any:
-    dist = _PLUGIN_SUBMODULES[name]
-    module_name = "optim.reducer.atlas" if name == "atlas" else f"optim.{name}"
+def _plugin_distribution(name: str) -> str:
+    """The distribution that provides ``optim.<name>`` by optim's naming convention."""
+    return f"optim-{name.split('.')[0]}"
+
+
+@functools.cache
+def _plugin_modules() -> dict[str, tuple[str, str]]:
+    """``{name: (module, distribution)}`` from the installed ``optim.modules`` entry points.
+
+    Two distributions declaring the same name for different modules make the name map to
+    ``("", "<dist a> and <dist b>")``: using it raises an ImportError naming both.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for ep in _metadata.entry_points(group=_MODULES_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
+        module = ep.value.strip()
+        if ep.name in _CORE_SUBMODULES or ep.name.startswith("_"):
+            continue  # core's own names cannot be taken over
+        previous = found.get(ep.name)
+        if previous is not None and previous[0] != module:
+            found[ep.name] = ("", f"{previous[1]} ({previous[0]}) and {dist} ({module})")
+            continue
+        found[ep.name] = (module, dist)
+    return found
+
+
+def _import_plugin_module(name: str) -> Any:
+    module_name, dist = _plugin_modules()[name]
+    if not module_name:
+        raise ImportError(
+            f"`optim.{name}` is declared by two distributions: {dist}. Uninstall one of them."
+        )
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        # Only translate the error when the plugin package itself is missing, not when
+        # Only translate the error when the declared module itself is missing, not when
         # something it imports is (that error is more useful as it is).
-        if exc.name not in {module_name, f"optim.{name}"} and not (
-            name == "atlas" and exc.name == "optim.reducer"
-        ):
+        parents = {module_name.rsplit(".", i)[0] for i in range(module_name.count("."))}
+        if exc.name not in parents | {module_name}:
             raise
         raise ImportError(
-            f"`optim.{name}` is provided by the {dist} distribution, which is not installed. "
-            f"Fix it with: pip install {dist}"
+            f"`optim.{name}` is declared by {dist}, but {module_name} cannot be imported; "
+            f"the install looks broken. Fix it with: pip install --force-reinstall {dist}"
         ) from exc
 
 
+def _missing(name: str) -> Exception:
+    if name in _FIRST_PARTY_PLUGINS:
+        dist = _plugin_distribution(name)
+        return ImportError(
+            f"`optim.{name}` is provided by the {dist} distribution, which is not installed. "
+            f"Fix it with: pip install {dist}"
+        )
+    hint = ""
+    if not name.startswith("_"):
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(_public_names()), n=3, cutoff=0.6)
+        hint = f". Did you mean: {', '.join(close)}?" if close else ""
+    return AttributeError(f"module 'optim' has no attribute {name!r}{hint}")
+
+
+def _public_names() -> set[str]:
+    return {*_BASE_ALL, *_plugin_modules()}
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__all__":
+        return sorted(_public_names())
     if name in _CORE_SUBMODULES:
         module = importlib.import_module(f"optim.{name}")
-    elif name in _PLUGIN_SUBMODULES:
-        module = _import_plugin_submodule(name)
     elif name in _LAZY_ATTRIBUTES:
         module_name, attr = _LAZY_ATTRIBUTES[name].split(":")
         module = getattr(importlib.import_module(module_name), attr)
+    elif not name.startswith("_") and name in _plugin_modules():
+        module = _import_plugin_module(name)
     else:
-        raise AttributeError(f"module 'optim' has no attribute {name!r}")
+        raise _missing(name)
     globals()[name] = module  # cache: later lookups skip __getattr__
     return module
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted(_public_names())

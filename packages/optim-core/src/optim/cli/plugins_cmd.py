@@ -1,4 +1,8 @@
-"""``optim plugins``: every registered name per kind, with its distribution and version."""
+"""``optim plugins``: every registered name per kind, with its distribution and version.
+
+Namespaces (``torchvision/<name>``: any name resolved by the namespace's plugin) are listed
+after the names of their kind; in ``--json`` they are rows with a ``"namespace"`` key.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +23,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     entries = registry.entries(args.kind)
+    namespaces = registry.namespaces(args.kind)
     if args.json:
-        print(json.dumps([e.as_dict() for e in entries], indent=2))
+        rows = [e.as_dict() for e in entries] + [ns.as_dict() for ns in namespaces]
+        print(json.dumps(rows, indent=2))
         return 0
     kinds = [args.kind] if args.kind else registry.kinds()
     for kind in kinds:
-        rows = [e for e in entries if e.kind == kind]
-        print(f"{kind} ({len(rows)})")
-        width = max((len(e.name) for e in rows), default=0)
-        for e in rows:
-            source = f"{e.distribution} {e.version}"
-            print(f"  {e.name:<{width}}  {source:<24}  {e.description}")
+        rows = [
+            (e.name, e.distribution, e.version, e.description) for e in entries if e.kind == kind
+        ]
+        count = len(rows)
+        rows += [
+            (ns.pattern, ns.distribution, ns.version, ns.description)
+            for ns in namespaces
+            if ns.kind == kind
+        ]
+        print(f"{kind} ({count})")
+        width = max((len(row[0]) for row in rows), default=0)
+        for name, dist, version, description in rows:
+            source = f"{dist} {version}"
+            print(f"  {name:<{width}}  {source:<24}  {description}")
     for plugin, dist, version, exc in registry.failed:
         print(f"failed: {plugin} ({dist} {version}): {type(exc).__name__}: {exc}")
     return 0

@@ -6,13 +6,23 @@ dataset statistics by declaring an entry point in the ``optim.plugins`` group::
     [project.entry-points."optim.plugins"]
     my_plugin = "my_package.optim_plugin"
 
-whose module holds hook implementations::
+whose module states the plugin API it was written for and holds hook implementations::
 
     from optim.plugins import hookimpl
+
+    OPTIM_PLUGIN_API = 1  # optim.plugins.PLUGIN_API_VERSION when it was written
 
     @hookimpl
     def register_objectives(register):
         register("my_objective", "my_package.losses:MyObjective", description="...")
+
+    @hookimpl
+    def register_namespaces(register):  # every "mine/<name>" model resolves through resolve()
+        register("mine", "my_package.zoo:resolve", kind="models", names="my_package.zoo:names")
+
+The contracts that registered objects must keep (a model factory's ``pretrained=``, a model's
+``weights_file``, a module's ``graph_safe``, a transform's ``generator``) are Protocols in
+:mod:`optim.plugins.contracts`, with the checks their consumers run.
 
 Example:
     >>> import optim as opt
@@ -24,14 +34,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from optim.plugins.hookspecs import ENTRY_POINT_GROUP, KINDS, hookimpl, hookspec
+from optim.plugins import contracts
+from optim.plugins.contracts import (
+    ContractError,
+    GraphSafe,
+    HasWeightsFile,
+    ModelFactory,
+    SeededTransform,
+)
+from optim.plugins.hookspecs import (
+    ENTRY_POINT_GROUP,
+    KINDS,
+    MODULES_GROUP,
+    PLUGIN_API_VERSION,
+    NamespaceRegistrar,
+    Registrar,
+    hookimpl,
+    hookspec,
+)
 from optim.plugins.registry import (
     DISABLE_ENV,
     STRICT_ENV,
     Entry,
+    IncompatiblePluginError,
+    Namespace,
     PluginError,
     PluginLoadWarning,
     Registry,
+    plugin_distributions,
     registry,
 )
 
@@ -39,12 +69,24 @@ __all__ = [
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
     "KINDS",
+    "MODULES_GROUP",
+    "PLUGIN_API_VERSION",
     "STRICT_ENV",
+    "ContractError",
     "Entry",
+    "GraphSafe",
+    "HasWeightsFile",
+    "IncompatiblePluginError",
+    "ModelFactory",
+    "Namespace",
+    "NamespaceRegistrar",
     "PluginError",
     "PluginLoadWarning",
+    "Registrar",
     "Registry",
+    "SeededTransform",
     "add_plugin",
+    "contracts",
     "distribution",
     "entries",
     "get",
@@ -53,6 +95,8 @@ __all__ = [
     "info",
     "kinds",
     "names",
+    "namespaces",
+    "plugin_distributions",
     "refresh",
     "registry",
     "remove_plugin",
@@ -65,13 +109,20 @@ def names(kind: str) -> list[str]:
 
 
 def get(kind: str, name: str) -> Any:
-    """The object registered under ``name``; an unknown name lists the valid ones."""
+    """The object registered under ``name``, or resolved by its namespace for
+    ``"<namespace>/<name>"``; an unknown name lists the valid ones and the closest."""
     return registry.get(kind, name)
 
 
 def info(kind: str, name: str) -> Entry:
-    """The registry :class:`Entry` of ``name`` (distribution, version, description)."""
+    """The registry :class:`Entry` of ``name`` (distribution, version, description); namespaced
+    names resolve as in :func:`get`."""
     return registry.info(kind, name)
+
+
+def namespaces(kind: str | None = None) -> list[Namespace]:
+    """The registered namespaces (``torchvision`` for ``"torchvision/<name>"`` models, ...)."""
+    return registry.namespaces(kind)
 
 
 def distribution(kind: str, name: str) -> str:
@@ -90,8 +141,11 @@ def kinds() -> list[str]:
 
 
 def refresh() -> None:
-    """Discover plugins again on the next lookup."""
+    """Discover plugins (and the ``optim.modules`` behind ``opt.<name>``) again on next use."""
+    import optim
+
     registry.refresh()
+    optim._plugin_modules.cache_clear()
 
 
 def add_plugin(plugin: object, name: str | None = None, distribution: str = "__main__") -> None:

@@ -5,7 +5,9 @@ Targets are ``"module:attr"`` strings so that listing names never imports torch-
 
 from __future__ import annotations
 
-from optim.plugins.hookspecs import Registrar, hookimpl
+from optim.plugins.hookspecs import PLUGIN_API_VERSION, Registrar, hookimpl
+
+OPTIM_PLUGIN_API = PLUGIN_API_VERSION  # core's own plugin is always current
 
 PARAMETERIZATIONS = {
     "natural_image": ("optim.images:NaturalImage", "Parameterization -> ToRGB -> squash"),

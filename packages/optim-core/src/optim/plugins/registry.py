@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 STRICT_ENV = "OPTIM_STRICT_PLUGINS"
 DISABLE_ENV = "OPTIM_DISABLE_PLUGIN_AUTOLOAD"
 CORE_DISTRIBUTION = "optim-core"
+NAMESPACE_SEPARATOR = "/"
 
 
 class PluginError(RuntimeError):
@@ -37,6 +38,10 @@ class PluginError(RuntimeError):
 
 class PluginLoadWarning(UserWarning):
     """A plugin failed to load and was skipped (set OPTIM_STRICT_PLUGINS=1 to make it an error)."""
+
+
+class IncompatiblePluginError(PluginError):
+    """A plugin states a plugin API version (``OPTIM_PLUGIN_API``) this optim-core lacks."""
 
 
 @dataclass
@@ -68,6 +73,54 @@ class Entry:
             "version": self.version,
             "plugin": self.plugin,
             "description": self.description,
+        }
+
+
+@dataclass
+class Namespace:
+    """A registered namespace: every ``"<namespace>/<name>"`` of ``kind`` goes to ``resolver``."""
+
+    kind: str
+    namespace: str
+    resolver: Any  # callable name -> object or "module:attr" string, or its "module:attr"
+    names_source: Any  # callable () -> names, its "module:attr", or None
+    distribution: str
+    version: str
+    plugin: str
+    description: str = ""
+    _names: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def pattern(self) -> str:
+        """How names of this namespace are written: ``"torchvision/<name>"``."""
+        return f"{self.namespace}{NAMESPACE_SEPARATOR}<name>"
+
+    def names(self) -> list[str] | None:
+        """The names the namespace offers (sorted), or ``None`` when it does not list them."""
+        if self.names_source is None:
+            return None
+        if self._names is None:
+            source = self.names_source
+            source = _resolve(source) if isinstance(source, str) else source
+            self._names = sorted(source())
+        return self._names
+
+    def resolve(self, name: str) -> Any:
+        """What the resolver returns for ``name`` (an object or a ``"module:attr"`` string)."""
+        resolver = _resolve(self.resolver) if isinstance(self.resolver, str) else self.resolver
+        return resolver(name)
+
+    def as_dict(self) -> dict[str, str]:
+        resolver = self.resolver if isinstance(self.resolver, str) else _qualname(self.resolver)
+        return {
+            "kind": self.kind,
+            "name": self.pattern,
+            "target": resolver,
+            "distribution": self.distribution,
+            "version": self.version,
+            "plugin": self.plugin,
+            "description": self.description,
+            "namespace": self.namespace,
         }
 
 
@@ -103,6 +156,48 @@ def _distribution_version(dist: str) -> str:
         return "unknown"
 
 
+def plugin_distributions() -> dict[str, str]:
+    """``{distribution: version}`` of every installed distribution declaring optim entry points
+    (``optim.plugins`` or ``optim.modules``), sorted by name. Reads metadata only: no plugin
+    is imported.
+
+    Example:
+        >>> "optim-models" in plugin_distributions()  # doctest: +SKIP
+        True
+    """
+    found: dict[str, str] = {}
+    for group in (hookspecs.ENTRY_POINT_GROUP, hookspecs.MODULES_GROUP):
+        for ep in metadata.entry_points(group=group):
+            if ep.dist is not None:
+                found.setdefault(ep.dist.name, ep.dist.version)
+    return dict(sorted(found.items()))
+
+
+def check_plugin_api(module: object, plugin: str, dist: str, version: str) -> None:
+    """Raise :class:`IncompatiblePluginError` unless ``module`` states (or omits) this API."""
+    stated = getattr(module, hookspecs.PLUGIN_API_ATTRIBUTE, None)
+    if stated is None or (
+        isinstance(stated, int)
+        and not isinstance(stated, bool)
+        and stated == hookspecs.PLUGIN_API_VERSION
+    ):
+        return
+    raise IncompatiblePluginError(
+        f"plugin {plugin!r} from {dist} {version} is written for optim plugin API "
+        f"{stated!r} ({hookspecs.PLUGIN_API_ATTRIBUTE}), but {CORE_DISTRIBUTION} "
+        f"{_distribution_version(CORE_DISTRIBUTION)} provides plugin API "
+        f"{hookspecs.PLUGIN_API_VERSION}. Install a {dist} release made for plugin API "
+        f"{hookspecs.PLUGIN_API_VERSION}, or an optim-core that provides API {stated!r}."
+    )
+
+
+@dataclass
+class _State:
+    entries: dict[str, dict[str, Entry]]
+    namespaces: dict[str, dict[str, Namespace]]
+    resolved: dict[tuple[str, str], Entry] = field(default_factory=dict)
+
+
 class Registry:
     """Names registered by optim-core and by every installed plugin, per kind.
 
@@ -112,7 +207,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._entries: dict[str, dict[str, Entry]] | None = None
+        self._state: _State | None = None
         self._extra_plugins: list[tuple[object, str, str, str]] = []
         self.failed: list[tuple[str, str, str, BaseException]] = []
 
@@ -120,16 +215,19 @@ class Registry:
     def refresh(self) -> None:
         """Forget everything discovered so far; the next access discovers plugins again."""
         with self._lock:
-            self._entries = None
+            self._state = None
 
-    def _ensure_loaded(self) -> dict[str, dict[str, Entry]]:
+    def _ensure_loaded(self) -> _State:
         with self._lock:
-            if self._entries is None:
-                self._entries = self._discover()
-            return self._entries
+            if self._state is None:
+                self._state = self._discover()
+            return self._state
 
-    def _discover(self) -> dict[str, dict[str, Entry]]:
-        entries: dict[str, dict[str, Entry]] = {kind: {} for kind in hookspecs.KINDS}
+    def _discover(self) -> _State:
+        state = _State(
+            entries={kind: {} for kind in hookspecs.KINDS},
+            namespaces={kind: {} for kind in hookspecs.KINDS},
+        )
         self.failed = []
         pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         pm.add_hookspecs(hookspecs)
@@ -143,16 +241,28 @@ class Registry:
             plugins.extend(self._load_entry_points())
         plugins.extend(self._extra_plugins)
 
+        hooks = [
+            *(
+                (hook, _Registrar(state.entries[kind], kind))
+                for kind, hook in hookspecs.KINDS.items()
+            ),
+            (hookspecs.NAMESPACES_HOOK, _NamespaceRegistrar(state.namespaces)),
+        ]
         for module, plugin_name, dist, version in plugins:
+            try:
+                check_plugin_api(module, plugin_name, dist, version)
+            except IncompatiblePluginError as exc:
+                self._fail(plugin_name, dist, version, exc)
+                continue
             try:
                 pm.register(module, name=f"{dist}:{plugin_name}")
             except ValueError:  # the same module object registered twice: ignore
                 continue
-            for kind, hook_name in hookspecs.KINDS.items():
+            for hook_name, register in hooks:
                 caller = pm.subset_hook_caller(
                     hook_name, remove_plugins=[p for p in pm.get_plugins() if p is not module]
                 )
-                register = _Registrar(entries[kind], kind, plugin_name, dist, version)
+                register.plugin, register.dist, register.version = plugin_name, dist, version
                 try:
                     caller(register=register)
                 except PluginError:
@@ -160,7 +270,7 @@ class Registry:
                 except Exception as exc:
                     self._fail(plugin_name, dist, version, exc)
                     break
-        return entries
+        return state
 
     def _load_entry_points(self) -> list[tuple[object, str, str, str]]:
         loaded = []
@@ -197,6 +307,7 @@ class Registry:
         Example:
             >>> from optim.plugins import hookimpl, registry
             >>> class MyPlugin:
+            ...     OPTIM_PLUGIN_API = 1
             ...     @staticmethod
             ...     @hookimpl
             ...     def register_objectives(register):
@@ -206,30 +317,33 @@ class Registry:
         name = name or getattr(module, "__name__", repr(module))
         with self._lock:
             self._extra_plugins.append((module, name, distribution, "local"))
-            self._entries = None
+            self._state = None
 
     def remove_plugin(self, module: object) -> None:
         """Undo :meth:`add_plugin`."""
         with self._lock:
             self._extra_plugins = [p for p in self._extra_plugins if p[0] is not module]
-            self._entries = None
+            self._state = None
 
     # ---- lookup ----------------------------------------------------------------------
     def kinds(self) -> list[str]:
         """The kinds of things plugins can register."""
         return list(hookspecs.KINDS)
 
-    def _kind(self, kind: str) -> dict[str, Entry]:
-        entries = self._ensure_loaded()
-        if kind not in entries:
+    def _check_kind(self, kind: str, state: _State) -> None:
+        if kind not in state.entries:
             raise ValueError(
-                f"Unknown plugin kind {kind!r}. Valid kinds: {', '.join(entries)}"
-                + _closest_hint(kind, entries)
+                f"Unknown plugin kind {kind!r}. Valid kinds: {', '.join(state.entries)}"
+                + _closest_hint(kind, state.entries)
             )
-        return entries[kind]
+
+    def _kind(self, kind: str) -> dict[str, Entry]:
+        state = self._ensure_loaded()
+        self._check_kind(kind, state)
+        return state.entries[kind]
 
     def names(self, kind: str) -> list[str]:
-        """Sorted names registered for ``kind``."""
+        """Sorted names registered for ``kind`` (namespaces are listed by :meth:`namespaces`)."""
         return sorted(self._kind(kind))
 
     def entries(self, kind: str | None = None) -> list[Entry]:
@@ -237,15 +351,83 @@ class Registry:
         kinds = [kind] if kind else self.kinds()
         return [self._kind(k)[n] for k in kinds for n in sorted(self._kind(k))]
 
+    def namespaces(self, kind: str | None = None) -> list[Namespace]:
+        """Every registered :class:`Namespace`, for one kind or for all of them."""
+        state = self._ensure_loaded()
+        kinds = [kind] if kind else self.kinds()
+        for k in kinds:
+            self._check_kind(k, state)
+        return [state.namespaces[k][ns] for k in kinds for ns in sorted(state.namespaces[k])]
+
     def info(self, kind: str, name: str) -> Entry:
-        """The :class:`Entry` for ``name`` (distribution, version, description, target)."""
-        table = self._kind(kind)
-        if name not in table:
-            valid = ", ".join(sorted(table)) or "(none registered)"
+        """The :class:`Entry` for ``name`` (distribution, version, description, target).
+
+        ``"<namespace>/<name>"`` names not registered as such resolve through the namespace's
+        resolver (:func:`~optim.plugins.hookspecs.register_namespaces`).
+        """
+        state = self._ensure_loaded()
+        self._check_kind(kind, state)
+        table = state.entries[kind]
+        if name in table:
+            return table[name]
+        if isinstance(name, str) and NAMESPACE_SEPARATOR in name:
+            with self._lock:
+                cached = state.resolved.get((kind, name))
+                if cached is None:
+                    cached = self._resolve_namespaced(state, kind, name)
+                    state.resolved[(kind, name)] = cached
+                return cached
+        valid = ", ".join(sorted(table)) or "(none registered)"
+        namespaces = state.namespaces[kind]
+        also = (
+            f" Namespaced names: {', '.join(ns.pattern for ns in namespaces.values())}."
+            if namespaces
+            else ""
+        )
+        raise KeyError(
+            f"No {kind} named {name!r}.{_closest_hint(name, table)} Valid names: {valid}.{also}"
+        )
+
+    def _resolve_namespaced(self, state: _State, kind: str, name: str) -> Entry:
+        prefix, _, sub = name.partition(NAMESPACE_SEPARATOR)
+        namespaces = state.namespaces[kind]
+        space = namespaces.get(prefix)
+        if space is None:
+            known = ", ".join(ns.pattern for ns in namespaces.values()) or "(none registered)"
             raise KeyError(
-                f"No {kind} named {name!r}.{_closest_hint(name, table)} Valid names: {valid}"
+                f"No {kind} named {name!r}: no namespace {prefix!r} is registered for {kind}."
+                f"{_closest_hint(prefix, namespaces)} Namespaces for {kind}: {known}. "
+                f"`optim plugins --kind {kind}` lists every name."
             )
-        return table[name]
+        where = f"the {prefix} namespace ({space.distribution} {space.version})"
+        try:
+            valid = space.names()
+        except Exception as exc:
+            raise PluginError(
+                f"The names of {where} could not be listed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if valid is not None and sub not in valid:
+            raise KeyError(
+                f"No {kind} named {name!r}: {where} has no {sub!r}."
+                f"{_closest_hint(sub, valid)} Valid names: {', '.join(valid)}."
+            )
+        try:
+            target = space.resolve(sub)
+        except LookupError as exc:
+            message = exc.args[0] if exc.args else exc
+            raise KeyError(f"No {kind} named {name!r}: {where} says: {message}") from None
+        except Exception as exc:
+            raise PluginError(
+                f"Resolving {name!r} through {where} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if isinstance(target, str) and ":" not in target:
+            raise PluginError(
+                f"Resolving {name!r} through {where} returned {target!r}; string targets must "
+                "look like 'module:attr'."
+            )
+        return Entry(
+            kind, name, target, space.distribution, space.version, space.plugin, space.description
+        )
 
     def get(self, kind: str, name: str) -> Any:
         """The object registered as ``name``; unknown names list the valid ones."""
@@ -262,13 +444,14 @@ def _closest_hint(name: str, choices: Any) -> str:
 
 
 class _Registrar:
-    """The ``register`` callable handed to one plugin's hook for one kind."""
+    """The ``register`` callable handed to each plugin's hook for one kind."""
 
-    def __init__(
-        self, table: dict[str, Entry], kind: str, plugin: str, dist: str, version: str
-    ) -> None:
+    plugin: str = ""
+    dist: str = ""
+    version: str = ""
+
+    def __init__(self, table: dict[str, Entry], kind: str) -> None:
         self._table, self._kind = table, kind
-        self._plugin, self._dist, self._version = plugin, dist, version
 
     def __call__(self, name: str, obj: Any, description: str | None = None) -> None:
         if not isinstance(name, str) or not name:
@@ -282,14 +465,78 @@ class _Registrar:
             raise PluginError(
                 f"The {self._kind} name {name!r} is registered twice: by "
                 f"{existing.distribution} {existing.version} (plugin {existing.plugin!r}) and by "
-                f"{self._dist} {self._version} (plugin {self._plugin!r}). "
+                f"{self.dist} {self.version} (plugin {self.plugin!r}). "
                 "Uninstall one of them or ask its author to rename it."
             )
         if not description and not isinstance(obj, str):
             doc = (getattr(obj, "__doc__", None) or "").strip()
             description = doc.splitlines()[0] if doc else ""
         self._table[name] = Entry(
-            self._kind, name, obj, self._dist, self._version, self._plugin, description or ""
+            self._kind, name, obj, self.dist, self.version, self.plugin, description or ""
+        )
+
+
+class _NamespaceRegistrar:
+    """The ``register`` callable handed to each plugin's ``register_namespaces`` hook."""
+
+    plugin: str = ""
+    dist: str = ""
+    version: str = ""
+
+    def __init__(self, tables: dict[str, dict[str, Namespace]]) -> None:
+        self._tables = tables
+
+    def __call__(
+        self,
+        namespace: str,
+        resolver: Any,
+        *,
+        kind: str,
+        names: Any = None,
+        description: str | None = None,
+    ) -> None:
+        if (
+            not isinstance(namespace, str)
+            or not namespace
+            or NAMESPACE_SEPARATOR in namespace
+            or namespace != namespace.strip()
+        ):
+            raise ValueError(
+                f"Namespaces must be non-empty strings without {NAMESPACE_SEPARATOR!r}, "
+                f"got {namespace!r}"
+            )
+        if kind not in self._tables:
+            raise ValueError(
+                f"Unknown plugin kind {kind!r} for namespace {namespace!r}. Valid kinds: "
+                f"{', '.join(self._tables)}"
+            )
+        for role, value in (("resolver", resolver), ("names", names)):
+            if isinstance(value, str) and ":" not in value:
+                raise ValueError(f"String {role} must look like 'module:attr', got {value!r}")
+            if value is not None and not isinstance(value, str) and not callable(value):
+                raise TypeError(f"A namespace {role} must be callable, got {value!r}")
+        if resolver is None:
+            raise TypeError(f"Namespace {namespace!r} needs a resolver")
+        table = self._tables[kind]
+        existing = table.get(namespace)
+        if existing is not None:
+            if _same_target(existing.resolver, resolver):
+                return
+            raise PluginError(
+                f"The {kind} namespace {namespace!r} is registered twice: by "
+                f"{existing.distribution} {existing.version} (plugin {existing.plugin!r}) and by "
+                f"{self.dist} {self.version} (plugin {self.plugin!r}). "
+                "Uninstall one of them or ask its author to rename it."
+            )
+        table[namespace] = Namespace(
+            kind,
+            namespace,
+            resolver,
+            names,
+            self.dist,
+            self.version,
+            self.plugin,
+            description or "",
         )
 
 

@@ -1,12 +1,15 @@
 """optim-dataset's plugin module (entry point `optim.plugins` -> `dataset`).
 
 Registers what optim-dataset contains; targets are "module:attr" strings so that listing
-names stays cheap.
+names stays cheap. ``optim.dataset.compute_statistic(name, loader, ...)`` runs any of them (and
+any third-party statistic) by name.
 """
 
 from __future__ import annotations
 
-from optim.plugins import hookimpl
+from optim.plugins import Registrar, hookimpl
+
+OPTIM_PLUGIN_API = 1  # the optim plugin API (optim.plugins.PLUGIN_API_VERSION) this targets
 
 DATASET_STATISTICS: dict[str, tuple[str, str]] = {
     "colour_covariance": (
@@ -29,6 +32,6 @@ DATASET_STATISTICS: dict[str, tuple[str, str]] = {
 
 
 @hookimpl
-def register_dataset_statistics(register):
+def register_dataset_statistics(register: Registrar) -> None:
     for name, (target, description) in DATASET_STATISTICS.items():
         register(name, target, description=description)

@@ -1,12 +1,15 @@
 """optim-models's plugin module (entry point `optim.plugins` -> `models`).
 
-Registers what optim-models contains; targets are "module:attr" strings so that listing
-names stays cheap.
+Registers what optim-models contains, and the ``torchvision`` namespace through which every
+``"torchvision/<name>"`` classifier resolves; targets are "module:attr" strings so that
+listing names stays cheap.
 """
 
 from __future__ import annotations
 
-from optim.plugins import hookimpl
+from optim.plugins import NamespaceRegistrar, Registrar, hookimpl
+
+OPTIM_PLUGIN_API = 1  # the optim plugin API (optim.plugins.PLUGIN_API_VERSION) this targets
 
 MODELS: dict[str, tuple[str, str]] = {
     "googlenet": (
@@ -40,7 +43,8 @@ MODELS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# A few torchvision classifiers listed by name; get_model accepts any "torchvision/<name>".
+# A few torchvision classifiers listed by name in `optim plugins`; the torchvision namespace
+# resolves any "torchvision/<name>".
 TORCHVISION_LISTED = (
     "alexnet",
     "convnext_tiny",
@@ -69,6 +73,17 @@ for _name in TORCHVISION_LISTED:
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Registrar) -> None:
     for name, (target, description) in MODELS.items():
         register(name, target, description=description)
+
+
+@hookimpl
+def register_namespaces(register: NamespaceRegistrar) -> None:
+    register(
+        "torchvision",
+        "optim.models.torchvision_models:resolve",
+        kind="models",
+        names="optim.models.torchvision_models:names",
+        description="any torchvision classifier (random weights, or a local/hub-cached file)",
+    )

@@ -1,7 +1,10 @@
 """torchvision classifiers by name, with random weights or a local file — never a download.
 
-Registry names are ``torchvision/<name>`` (``torchvision/resnet50``); this module also
-exposes one factory per torchvision classifier as an attribute (``torchvision_models.resnet50``).
+Registry names are ``torchvision/<name>`` (``torchvision/resnet50``): optim-models registers the
+``torchvision`` namespace with :func:`resolve` and :func:`names`, so every classifier resolves
+through the registry (``opt.plugins.get("models", "torchvision/resnet152")``, ``optim layers
+torchvision/resnet152``). This module also exposes one factory per torchvision classifier as an
+attribute (``torchvision_models.resnet50``).
 """
 
 from __future__ import annotations
@@ -18,9 +21,17 @@ from torch import nn
 from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
 from optim.models.weights import load_weights
 
-__all__ = ["TORCHVISION_PREFIX", "torchvision_model", "torchvision_model_names"]
+__all__ = [
+    "TORCHVISION_NAMESPACE",
+    "TORCHVISION_PREFIX",
+    "names",
+    "resolve",
+    "torchvision_model",
+    "torchvision_model_names",
+]
 
-TORCHVISION_PREFIX = "torchvision/"
+TORCHVISION_NAMESPACE = "torchvision"
+TORCHVISION_PREFIX = f"{TORCHVISION_NAMESPACE}/"
 
 
 def torchvision_model_names() -> list[str]:
@@ -33,6 +44,25 @@ def torchvision_model_names() -> list[str]:
     import torchvision
 
     return list(torchvision.models.list_models(module=torchvision.models))
+
+
+def names() -> list[str]:
+    """The names of the ``torchvision`` registry namespace (what follows ``torchvision/``)."""
+    return torchvision_model_names()
+
+
+def resolve(name: str) -> str:
+    """The registry target of ``torchvision/<name>``: this module's factory for ``name``.
+
+    The registry checks ``name`` against :func:`names` first; an unknown name is a KeyError.
+
+    Example:
+        >>> resolve("resnet152")
+        'optim.models.torchvision_models:resnet152'
+    """
+    if name not in torchvision_model_names():
+        raise KeyError(f"torchvision has no classification model {name!r}")
+    return f"{__name__}:{name}"
 
 
 def _cached_weights_file(name: str) -> Path:

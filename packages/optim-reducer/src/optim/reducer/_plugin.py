@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from optim.plugins.hookspecs import Registrar, hookimpl
+from optim.plugins import Registrar, hookimpl
+
+OPTIM_PLUGIN_API = 1  # the optim plugin API (optim.plugins.PLUGIN_API_VERSION) this targets
 
 _DECOMPOSITION = "sklearn.decomposition"
 _MANIFOLD = "sklearn.manifold"

@@ -12,11 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import torch
 
-from optim.reducer.algorithms import resolve_reduction_algorithm, to_tensor_if_array
+from optim import plugins
+from optim.checks import check_int
+from optim.reducer.algorithms import REGISTRY_KIND, resolve_reduction_algorithm, to_tensor_if_array
 
 
 def _channels_last_order(ndim: int) -> list[int]:
@@ -33,13 +36,39 @@ def _channels_first_order(ndim: int) -> list[int]:
     return [0, ndim - 1, *range(1, ndim - 1)]
 
 
+def registered_reducer(name: str) -> type:
+    """The estimator class registered as ``name`` (kind ``"reducers"``), and nothing else.
+
+    Names only go through the plugin registry: scikit-learn's estimators are there because
+    optim-reducer registers them, third-party ones because their plugin does. An unknown name
+    is a ValueError listing the closest registered names.
+
+    Example:
+        >>> registered_reducer("PCA").__name__
+        'PCA'
+    """
+    try:
+        return plugins.get(REGISTRY_KIND, name)
+    except KeyError:
+        pass
+    valid = plugins.names(REGISTRY_KIND)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.4)
+    close += [n for n in valid if n.lower() == name.lower() and n not in close]
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"Unknown reduction algorithm {name!r}.{hint} Valid names: {', '.join(valid)}. "
+        "Plugins add names with the register_reducers hook (`optim plugins --kind reducers` "
+        "lists them); you can also pass an estimator class with fit_transform."
+    )
+
+
 class ChannelReducer:
     """Reduce the channels of activations with any scikit-learn style algorithm.
 
     The algorithm is built as ``reduction_alg(n_components=n_components, **kwargs)``. Names
-    are looked up in the plugin registry (kind ``"reducers"``: every scikit-learn
-    decomposition and manifold estimator, ``"UMAP"`` from umap-learn, and third-party
-    additions), then in ``sklearn.decomposition`` / ``sklearn.manifold``.
+    are looked up in the plugin registry only (kind ``"reducers"``: every scikit-learn
+    decomposition and manifold estimator that takes ``n_components``, ``"UMAP"`` from
+    umap-learn, and third-party additions); an estimator class may also be passed directly.
 
     After :meth:`fit_transform`, the fitted estimator's results are attributes of the
     reducer without their trailing underscore (``reducer.components`` is the estimator's
@@ -62,13 +91,13 @@ class ChannelReducer:
     def __init__(
         self, n_components: int = 3, reduction_alg: str | type = "NMF", **kwargs: Any
     ) -> None:
-        if isinstance(n_components, bool) or not isinstance(n_components, int):
-            raise TypeError(
-                f"n_components must be a positive int, got {type(n_components).__name__}."
-            )
-        if n_components < 1:
-            raise ValueError(f"n_components must be at least 1, got {n_components}.")
-        algorithm = resolve_reduction_algorithm(reduction_alg)
+        n_components = check_int(
+            n_components, "n_components", minimum=1, hint="Reduce to at least 1 component."
+        )
+        if isinstance(reduction_alg, str):
+            algorithm = registered_reducer(reduction_alg)
+        else:  # an estimator class (checked there); instances are refused with a hint
+            algorithm = resolve_reduction_algorithm(reduction_alg)
         self.n_components = n_components
         self._reducer = algorithm(n_components=n_components, **kwargs)
         self._device = torch.device("cpu")

@@ -1,0 +1,140 @@
+"""Plugins state the plugin API they were written for; core skips an incompatible one."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+import optim
+from optim import plugins
+from optim.plugins import (
+    PLUGIN_API_VERSION,
+    IncompatiblePluginError,
+    PluginError,
+    PluginLoadWarning,
+    hookimpl,
+)
+
+FIRST_PARTY = ("optim-models", "optim-reducer", "optim-dataset")
+
+
+def _fake_distribution(root: Path, dist: str, version: str, module: str, source: str) -> None:
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[optim.plugins]\n{module} = {module}\n")
+
+
+FUTURE = """
+    from optim.plugins import hookimpl
+
+    OPTIM_PLUGIN_API = 99
+
+    @hookimpl
+    def register_objectives(register):
+        register("from_the_future", "{module}:register_objectives")
+"""
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("OPTIM_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("OPTIM_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    plugins.refresh()
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("fakeplug")]:
+        del sys.modules[name]
+    plugins.refresh()
+
+
+def _plugin(api: object) -> type:
+    def register_objectives(register):
+        register(f"api_{api}_objective", "optim.loss:L1")
+
+    attrs = {"register_objectives": staticmethod(hookimpl(register_objectives))}
+    if api is not None:
+        attrs["OPTIM_PLUGIN_API"] = api
+    return type(f"Api{api}Plugin", (), attrs)
+
+
+def test_an_entry_point_plugin_for_another_api_is_skipped_with_a_warning(site):
+    _fake_distribution(
+        site, "fakeplug-future", "3.0", "fakeplug_future", FUTURE.format(module="fakeplug_future")
+    )
+    plugins.refresh()
+    with pytest.warns(PluginLoadWarning) as record:
+        names = plugins.names("objectives")
+    assert "from_the_future" not in names and "channel_activation" in names
+    message = str(record[0].message)
+    for part in (
+        "fakeplug_future",
+        "fakeplug-future 3.0",
+        "plugin API 99",
+        f"provides plugin API {PLUGIN_API_VERSION}",
+        "IncompatiblePluginError",
+    ):
+        assert part in message, (part, message)
+    [(plugin, dist, version, exc)] = plugins.registry.failed
+    assert (plugin, dist, version) == ("fakeplug_future", "fakeplug-future", "3.0")
+    assert isinstance(exc, IncompatiblePluginError)
+
+
+def test_strict_mode_makes_an_incompatible_plugin_an_error(site, monkeypatch):
+    _fake_distribution(
+        site, "fakeplug-future", "3.0", "fakeplug_future", FUTURE.format(module="fakeplug_future")
+    )
+    monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
+    plugins.refresh()
+    with pytest.raises(PluginError, match=r"fakeplug-future 3\.0 .*plugin API 99"):
+        plugins.names("objectives")
+
+
+@pytest.mark.parametrize("api", [PLUGIN_API_VERSION, None])
+def test_a_plugin_for_this_api_or_stating_none_loads(site, api):
+    plugin = _plugin(api)
+    plugins.add_plugin(plugin, name=f"api-{api}")
+    try:
+        assert f"api_{api}_objective" in plugins.names("objectives")
+    finally:
+        plugins.remove_plugin(plugin)
+
+
+@pytest.mark.parametrize("api", [0, 2, "1", True, 1.0])
+def test_added_plugins_stating_another_api_are_skipped(site, api):
+    plugin = _plugin(api)
+    plugins.add_plugin(plugin, name="old-api", distribution="fixture-old")
+    try:
+        with pytest.warns(PluginLoadWarning, match=rf"fixture-old local .*plugin API {api!r}"):
+            assert f"api_{api}_objective" not in plugins.names("objectives")
+    finally:
+        plugins.remove_plugin(plugin)
+
+
+def test_every_first_party_plugin_states_the_current_api():
+    from optim.plugins import builtin
+
+    assert builtin.OPTIM_PLUGIN_API == PLUGIN_API_VERSION == 1
+    modules = {
+        ep.dist.name: ep.load()
+        for ep in metadata.entry_points(group=plugins.ENTRY_POINT_GROUP)
+        if ep.dist is not None and ep.dist.name in FIRST_PARTY
+    }
+    assert set(modules) == set(FIRST_PARTY)
+    for dist, module in modules.items():
+        assert module.OPTIM_PLUGIN_API == PLUGIN_API_VERSION, dist
+
+
+def test_optim_circuits_registers_no_plugin_but_still_adds_its_module():
+    dists = {
+        ep.dist.name
+        for ep in metadata.entry_points(group=plugins.ENTRY_POINT_GROUP)
+        if ep.dist is not None
+    }
+    assert "optim-circuits" not in dists
+    assert optim._plugin_modules()["circuits"] == ("optim.circuits", "optim-circuits")
