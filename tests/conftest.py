@@ -94,11 +94,11 @@ def sgd_for_adam(monkeypatch) -> list[dict]:
 
 @pytest.fixture
 def tape_graph(monkeypatch):
-    """A context manager: inside it, InputOptimization takes its CUDA-graph branch on the CPU
-    with :class:`TapeGraph` (2 warm-up steps); it yields the graphs built. Options: the
+    """A context manager: inside it, InputOptimization's step runner takes its CUDA-graph branch
+    on the CPU with :class:`TapeGraph` (2 warm-up steps); it yields the graphs built. Options: the
     autocast dtype, ``fuse`` (fuse TransformationRobustness) and ``explicit`` (a step that
     cannot be captured raises instead of running eagerly)."""
-    import optim.optimization.input_optimization as io
+    import optim.optimization.step_runner as step_runner
     from optim.optimization import FastPath
 
     base = replace(
@@ -123,7 +123,7 @@ def tape_graph(monkeypatch):
 
         with monkeypatch.context() as patch:
             patch.setattr(FastPath, "resolve", lambda self, device: resolved)
-            patch.setattr(io, "CudaGraph", graph)
+            patch.setattr(step_runner, "CudaGraph", graph)
             yield built
 
     return forced

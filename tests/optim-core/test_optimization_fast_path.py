@@ -457,7 +457,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 
 def _spy_graphed_steps(monkeypatch) -> list[GraphedStep]:
     """The GraphedSteps that InputOptimization builds, kept to inspect after the run."""
-    import optim.optimization.input_optimization as io
+    import optim.optimization.step_runner as io
 
     steps_made: list[GraphedStep] = []
 

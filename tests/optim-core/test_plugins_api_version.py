@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from importlib import metadata
 from pathlib import Path
@@ -39,18 +38,6 @@ FUTURE = """
     def register_objectives(register):
         register("from_the_future", "{module}:register_objectives")
 """
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("OPTIM_STRICT_PLUGINS", raising=False)
-    monkeypatch.delenv("OPTIM_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-    plugins.refresh()
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("fakeplug")]:
-        del sys.modules[name]
-    plugins.refresh()
 
 
 def _plugin(api: object) -> type:

@@ -6,7 +6,6 @@ Fake distributions are written as real ``*.dist-info`` folders on ``sys.path`` s
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 
@@ -36,19 +35,6 @@ GOOD = """
         register("brightness", Brightness)
         register("brightness_alias", "{module}:Brightness", description="same, by name")
 """
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path for fake distributions; the registry is refreshed around each test."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("OPTIM_STRICT_PLUGINS", raising=False)
-    monkeypatch.delenv("OPTIM_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-    plugins.refresh()
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("fakeplug")]:
-        del sys.modules[name]
-    plugins.refresh()
 
 
 def test_core_builtins_registered_by_optim_core():

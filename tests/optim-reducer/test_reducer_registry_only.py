@@ -10,7 +10,7 @@ import torch
 import optim as opt
 from optim.checks import ArgumentError, ArgumentTypeError
 from optim.reducer import ChannelReducer
-from optim.reducer.channel_reducer import registered_reducer
+from optim.reducer.algorithms import resolve_reduction_algorithm
 
 
 def test_an_unregistered_sklearn_class_is_not_found_by_name():
@@ -22,9 +22,9 @@ def test_an_unregistered_sklearn_class_is_not_found_by_name():
 
 
 def test_registered_names_resolve_and_unknown_ones_list_the_closest():
-    assert registered_reducer("TSNE") is opt.plugins.get("reducers", "TSNE")
+    assert resolve_reduction_algorithm("TSNE") is opt.plugins.get("reducers", "TSNE")
     with pytest.raises(ValueError, match="Did you mean: NMF"):
-        registered_reducer("nmf")
+        resolve_reduction_algorithm("nmf")
 
 
 class _Halves:

@@ -130,7 +130,7 @@ def accentuate(
         lr: Adam learning rate.
         transform: transforms applied before the model; default as ``InputOptimization``'s.
         seed: seed of the transforms' random draws (same seed, same result: bitwise on CPU);
-            drawn when ``None``.
+            when ``None`` drawn from torch's global RNG (``torch.manual_seed`` controls it).
         show_progress: show a tqdm progress bar.
 
     Returns:

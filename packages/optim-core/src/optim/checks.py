@@ -186,7 +186,9 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
         _fail(ArgumentTypeError, name, rule, value)
     if value not in options:
         close = difflib.get_close_matches(value, options, n=3, cutoff=0.5)
-        _fail(ArgumentError, name, rule, value, f"Did you mean: {', '.join(close)}?" if close else "")
+        _fail(
+            ArgumentError, name, rule, value, f"Did you mean: {', '.join(close)}?" if close else ""
+        )
     return value
 
 

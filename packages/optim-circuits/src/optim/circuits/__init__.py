@@ -3,6 +3,7 @@
 Example:
     >>> import torch, torch.nn as nn
     >>> import optim as opt
+    >>> _ = torch.manual_seed(0)  # the layers' random weights decide the counts below
     >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 5, 3))
     >>> weights = opt.circuits.extract_expanded_weights(
     ...     model, model[0], model[1], model_input=torch.zeros(1, 3, 9, 9))

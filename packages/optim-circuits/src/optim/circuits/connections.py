@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from optim.checks import check_int, is_int
+
 __all__ = ["ChannelConnections", "strongest_connections", "connections_by_norm"]
 
 
@@ -24,14 +26,13 @@ def _check_weights(weights: torch.Tensor, channel: int, k: int) -> None:
             "weights must be expanded weights [C2, C1, H, W] or [C2, C1], got "
             f"{getattr(weights, 'shape', type(weights).__name__)}."
         )
-    if isinstance(channel, bool) or not isinstance(channel, int):
-        raise TypeError(f"channel must be an int, got {type(channel).__name__}.")
+    check_int(channel, "channel")
     if not 0 <= channel < weights.shape[0]:
         raise ValueError(
             f"channel {channel} is out of range: the weights have {weights.shape[0]} output "
             f"channels, so use 0..{weights.shape[0] - 1}."
         )
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not is_int(k) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}.")
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from optim.checks import check_size, is_int
 from optim.circuits._forward import describe_module, forward_between
 from optim.circuits.linearity import NonlinearPathWarning, centre_of, probe_linearity
 from optim.hooks import Target, model_device, resolve_target
@@ -36,17 +37,10 @@ _BATCHED_GRAD_ELEMENTS = 1 << 24
 
 
 def _crop_size(crop_shape: int | Sequence[int]) -> int | tuple[int, int]:
-    if isinstance(crop_shape, int) and not isinstance(crop_shape, bool):
-        if crop_shape < 1:
-            raise ValueError(f"crop_shape must be positive, got {crop_shape}.")
-        return crop_shape
-    if (
-        isinstance(crop_shape, Sequence)
-        and len(crop_shape) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in crop_shape)
-    ):
-        return int(crop_shape[0]), int(crop_shape[1])
-    raise ValueError(f"crop_shape must be a positive int or (height, width), got {crop_shape!r}.")
+    """``crop_shape`` checked by :func:`optim.checks.check_size`; an int stays an int (it is
+    handed to ``crop_func`` as given)."""
+    height, width = check_size(crop_shape, "crop_shape")
+    return height if is_int(crop_shape) else (height, width)
 
 
 def _chunk_size(channels: int, row: torch.Tensor) -> int:

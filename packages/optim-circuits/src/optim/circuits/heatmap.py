@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from optim.checks import check_int, check_size
+
 __all__ = ["connection_heatmap"]
 
 
@@ -59,8 +61,7 @@ def connection_heatmap(
             f"{getattr(weights, 'shape', type(weights).__name__)}."
         )
     for name, index, dim in (("out_channel", out_channel, 0), ("in_channel", in_channel, 1)):
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"{name} must be an int, got {type(index).__name__}.")
+        check_int(index, name)
         if not 0 <= index < weights.shape[dim]:
             raise ValueError(f"{name} {index} is out of range: use 0..{weights.shape[dim] - 1}.")
     scale = weights[out_channel].max()
@@ -70,8 +71,5 @@ def connection_heatmap(
     normalised = kernel / scale if scale > 0 else torch.zeros_like(kernel)
     heatmap = weights_to_heatmap_2d(normalised.clamp(-1, 1).detach())[None]
     if size is not None:
-        target = (size, size) if isinstance(size, int) else tuple(size)
-        if len(target) != 2 or not all(isinstance(v, int) and v >= 1 for v in target):
-            raise ValueError(f"size must be a positive int or (height, width), got {size!r}.")
-        heatmap = F.interpolate(heatmap, size=target, mode=mode)
+        heatmap = F.interpolate(heatmap, size=check_size(size), mode=mode)
     return heatmap

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from optim.cli.render_options import load_model, user_errors
+from optim.cli.render_options import load_model, user_errors, with_fresh_seed
 from optim.rendering import (
     LayerRenderResult,
     RenderResult,
@@ -38,7 +38,7 @@ def render_job(
     """
     model, source = _model(spec, expect)
     with user_errors():
-        result = render(model, spec, show_progress=show_progress)
+        result = render(model, with_fresh_seed(spec), show_progress=show_progress)
     manifest_path = out.with_suffix(".json")
     result.save(out)
     write_manifest(manifest_path, render_manifest(result, source, out, manifest_path))
@@ -51,7 +51,7 @@ def layer_job(
     """Render the channels of ``spec``'s layer; the caller writes the gallery or one PNG."""
     model, source = _model(spec, expect)
     with user_errors():
-        result = render_layer(model, spec, show_progress=show_progress)
+        result = render_layer(model, with_fresh_seed(spec), show_progress=show_progress)
     return result, source
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "load_model",
     "spec_from_args",
     "user_errors",
+    "with_fresh_seed",
 ]
 
 RENDER_OPTIONS = (
@@ -135,6 +136,16 @@ def spec_from_args(
         changes["pretrained"] = False
     with user_errors():
         return defaults.replace(**{k: v for k, v in changes.items() if v is not None})
+
+
+def with_fresh_seed(spec: RenderSpec) -> RenderSpec:
+    """``spec`` with a seed from the operating system when it has none (then recorded).
+
+    Example:
+        >>> with_fresh_seed(RenderSpec(seed=4)).seed
+        4
+    """
+    return spec.with_seed(fresh=True)
 
 
 def load_model(spec: RenderSpec):

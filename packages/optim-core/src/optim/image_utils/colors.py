@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from optim.checks import check_real
+
 
 def hue_to_rgb(angle: float, device: torch.device | str = "cpu", warp: bool = True) -> torch.Tensor:
     """Unit RGB vector for a hue ``angle`` in degrees, interpolated on a 6-colour wheel.
@@ -27,9 +29,8 @@ def hue_to_rgb(angle: float, device: torch.device | str = "cpu", warp: bool = Tr
         >>> [round(v, 4) for v in hue_to_rgb(90.0).tolist()]
         [0.5334, 0.8459, 0.0]
     """
-    if not isinstance(angle, int | float) or isinstance(angle, bool) or not math.isfinite(angle):
-        raise ValueError(f"angle must be a finite number of degrees, got {angle!r}.")
-    return torch.tensor(_hue_vector(float(angle), warp), device=device)
+    angle = check_real(angle, "angle", hint="Give the hue in degrees.")
+    return torch.tensor(_hue_vector(angle, warp), device=device)
 
 
 def _hue_vector(angle: float, warp: bool) -> list[float]:

@@ -6,19 +6,14 @@ from collections.abc import Sequence
 
 import torch
 
+from optim.checks import check_size
+
 
 def as_size(size: int | Sequence[int] | None, name: str) -> tuple[int, int]:
     """Validate an image size: an int or a (height, width) pair of positive ints."""
     if size is None:
         raise ValueError(f"{name} needs size=(height, width) when no init tensor is given.")
-    if isinstance(size, int) and not isinstance(size, bool):
-        size = (size, size)
-    if not isinstance(size, Sequence) or len(size) != 2:
-        raise ValueError(f"{name} size must be (height, width), got {size!r}.")
-    height, width = (int(s) for s in size)
-    if height < 1 or width < 1:
-        raise ValueError(f"{name} size must be positive, got {size!r}.")
-    return height, width
+    return check_size(size, f"{name} size")
 
 
 def as_nchw_init(init: torch.Tensor, name: str) -> torch.Tensor:

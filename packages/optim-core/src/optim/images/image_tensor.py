@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from optim.image_utils import display as _display
+from optim.image_utils import saving as _saving
 from optim.image_utils._to_pil import to_pil
-from optim.image_utils.display import show
-from optim.image_utils.saving import save_tensor_as_image
 
 _USER_AGENT = "optim"  # some hosts (e.g. Wikimedia) refuse requests without one
 
@@ -78,7 +78,7 @@ class ImageTensor(torch.Tensor):
         pad_value: float = 0.0,
     ) -> None:
         """Display with :func:`optim.image_utils.show`."""
-        show(self, figsize, scale, images_per_row, padding, pad_value)
+        _display.show(self, figsize, scale, images_per_row, padding, pad_value)
 
     def export(
         self,
@@ -90,7 +90,9 @@ class ImageTensor(torch.Tensor):
         pad_value: float = 0.0,
     ) -> None:
         """Save with :func:`optim.image_utils.save_tensor_as_image`."""
-        save_tensor_as_image(self, filename, scale, mode, images_per_row, padding, pad_value)
+        _saving.save_tensor_as_image(
+            self, filename, scale, mode, images_per_row, padding, pad_value
+        )
 
     def _repr_png_(self) -> bytes | None:
         if self.dim() not in (3, 4) or self.shape[-3] not in (1, 3, 4) or self.numel() == 0:

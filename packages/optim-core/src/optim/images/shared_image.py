@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optim.checks import is_int
 from optim.images.parameterization import ImageParameterization
 from optim.transforms.symmetric_padding import SymmetricPadding
 
@@ -17,8 +18,8 @@ def _as_offsets(
 ) -> list[list[int]] | None:
     if offset is None:
         return None
-    if isinstance(offset, int):
-        return [[offset] * 4] * count
+    if is_int(offset):
+        return [[int(offset)] * 4] * count
     items = list(offset)
     if items and all(isinstance(o, Sequence) for o in items):
         if len(items) != count:

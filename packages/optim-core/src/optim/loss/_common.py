@@ -7,10 +7,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from optim.checks import check_int
+
 
 def check_position_arg(value: int | None, name: str, objective: str) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise TypeError(f"{objective}: {name} must be a non-negative int or None, got {value!r}.")
+    if value is not None:
+        check_int(value, f"{objective}: {name}", minimum=0, hint="Or None for the centre.")
 
 
 def neuron_position(

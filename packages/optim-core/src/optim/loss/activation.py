@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from optim.checks import check_int
 from optim.hooks.targets import Target
 from optim.hooks.validation import check_channel_index, check_dims
 from optim.loss._common import check_position_arg, neuron_position
@@ -11,8 +12,7 @@ from optim.loss.base import BaseLoss, BatchIndex, TargetsToValues
 
 
 def _check_channel_arg(channel_index: object, objective: str) -> None:
-    if not isinstance(channel_index, int) or isinstance(channel_index, bool):
-        raise TypeError(f"{objective}: channel_index must be an int, got {channel_index!r}.")
+    check_int(channel_index, f"{objective}: channel_index")
 
 
 class LayerActivation(BaseLoss):

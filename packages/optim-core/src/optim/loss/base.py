@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from optim.checks import is_int, is_real
 from optim.hooks.targets import Target, flatten_targets
 
 TargetsToValues = Mapping[Any, torch.Tensor]
@@ -36,10 +37,6 @@ def _check_target(target: Target | Sequence[Target]) -> Target | list[Target]:
         f"An objective's target must be an nn.Module, a dotted module name (str) or a list of "
         f"those, got {type(target).__name__}: {target!r}."
     )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def module_op(
@@ -64,7 +61,7 @@ def module_op(
             return math_op(self(targets_to_values))
 
         return CompositeLoss(unary, name=self.__name__, target=self.target)
-    if _is_number(other):
+    if is_real(other):
 
         def with_number(targets_to_values: TargetsToValues) -> torch.Tensor:
             return math_op(self(targets_to_values), other)
@@ -97,7 +94,7 @@ def rmodule_op(self: Loss, other: Number, math_op: Callable[..., Any]) -> Compos
         >>> rmodule_op(LayerActivation(nn.ReLU()), 1.0, operator.truediv).__name__
         'LayerActivation'
     """
-    if not _is_number(other):
+    if not is_real(other):
         raise TypeError(
             f"Only an int or a float can be on the left of an objective, got "
             f"{type(other).__name__}."
@@ -190,14 +187,14 @@ class Loss(ABC):
 def _batch_bounds(batch_index: BatchIndex) -> tuple[int | None, int | None]:
     if batch_index is None:
         return (None, None)
-    if isinstance(batch_index, int) and not isinstance(batch_index, bool):
+    if is_int(batch_index):
         # -1 must select the last sample, not the empty slice [-1:0].
         return (batch_index, batch_index + 1 if batch_index != -1 else None)
     if (
         isinstance(batch_index, Sequence)
         and not isinstance(batch_index, str)
         and len(batch_index) == 2
-        and all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in batch_index)
+        and all(b is None or is_int(b) for b in batch_index)
     ):
         return (batch_index[0], batch_index[1])
     raise TypeError(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from optim.checks import check_int, is_real
 from optim.hooks.targets import Target
 from optim.hooks.validation import check_channel_index
 from optim.loss._common import create_new_vector
@@ -39,10 +40,8 @@ class L2Mean(BaseLoss):
         constant: float = 0.5,
         batch_index: BatchIndex = None,
     ) -> None:
-        if channel_index is not None and (
-            not isinstance(channel_index, int) or isinstance(channel_index, bool)
-        ):
-            raise TypeError(f"L2Mean: channel_index must be an int or None, got {channel_index!r}.")
+        if channel_index is not None:
+            check_int(channel_index, "L2Mean: channel_index", hint="Or None for all channels.")
         super().__init__(target, batch_index)
         self.channel_index = channel_index
         self.constant = constant
@@ -129,7 +128,7 @@ class FacetLoss(BaseLoss):
             raise ValueError(f"{name}: facet_weights must be a 2D or 4D tensor.")
         if (
             strength is not None
-            and not isinstance(strength, int | float)
+            and not is_real(strength)
             and not (isinstance(strength, Sequence) and len(strength) == 2)
         ):
             raise TypeError(f"{name}: strength must be a float or [start, end], got {strength!r}.")

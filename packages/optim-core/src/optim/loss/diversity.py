@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from optim.checks import check_int, check_real
 from optim.hooks.targets import Target
 from optim.hooks.validation import check_channel_index
 from optim.loss.base import BaseLoss, BatchIndex, TargetsToValues
@@ -62,8 +63,8 @@ class ActivationInterpolation(BaseLoss):
         if target1 is None or target2 is None:
             raise ValueError("ActivationInterpolation needs both target1 and target2.")
         for name, index in (("channel_index1", channel_index1), ("channel_index2", channel_index2)):
-            if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
-                raise TypeError(f"ActivationInterpolation: {name} must be an int or None.")
+            if index is not None:
+                check_int(index, f"ActivationInterpolation: {name}", hint="Or None for all.")
         super().__init__([target1, target2])
         self.target_one, self.target_two = target1, target2
         self.channel_index_one, self.channel_index_two = channel_index1, channel_index2
@@ -108,10 +109,7 @@ class Alignment(BaseLoss):
     def __init__(
         self, target: Target, decay_ratio: float = 2.0, batch_index: BatchIndex = None
     ) -> None:
-        if not isinstance(decay_ratio, int | float) or decay_ratio <= 0:
-            raise ValueError(
-                f"Alignment: decay_ratio must be a positive number, got {decay_ratio!r}."
-            )
+        check_real(decay_ratio, "Alignment: decay_ratio", above=0)
         super().__init__(target, batch_index)
         self.decay_ratio = decay_ratio
 

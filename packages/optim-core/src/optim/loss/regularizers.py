@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from optim.checks import check_real
 from optim.hooks.targets import Target
 from optim.loss.base import BaseLoss, BatchIndex, TargetsToValues
 
 
 def _check_number(value: object, name: str, objective: str) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{objective}: {name} must be a number, got {value!r}.")
+    check_real(value, f"{objective}: {name}", finite=False)
 
 
 class TotalVariation(BaseLoss):

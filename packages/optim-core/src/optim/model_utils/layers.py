@@ -8,21 +8,26 @@ from typing import Any
 import torch
 from torch import nn
 
+from optim.checks import is_int
+
 __all__ = ["get_model_layers"]
 
 Shape = tuple[int, ...]
 
 
 def _input_shape(input_size: int | Sequence[int]) -> Shape:
-    if isinstance(input_size, int):
+    if is_int(input_size):
         sizes: tuple[int, ...] = (input_size, input_size)
-    else:
+    elif isinstance(input_size, Sequence) and not isinstance(input_size, str):
         sizes = tuple(input_size)
-    if not 2 <= len(sizes) <= 4 or not all(isinstance(s, int) and s > 0 for s in sizes):
+    else:
+        sizes = ()
+    if not 2 <= len(sizes) <= 4 or not all(is_int(s) and s > 0 for s in sizes):
         raise ValueError(
             "input_size must be a positive int (square RGB image) or a sequence of 2 to 4 "
             f"positive ints: (H, W), (C, H, W) or (N, C, H, W); got {input_size!r}"
         )
+    sizes = tuple(int(s) for s in sizes)
     if len(sizes) == 2:
         return (1, 3, *sizes)
     if len(sizes) == 3:

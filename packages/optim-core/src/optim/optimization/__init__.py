@@ -17,6 +17,7 @@ from optim.optimization.capture_check import HostSyncError, assert_step_capturab
 from optim.optimization.fast_path import FastPath
 from optim.optimization.graphed_step import capturing_step
 from optim.optimization.input_optimization import InputOptimization
+from optim.optimization.run_report import RunReport
 from optim.optimization.step_record import StepRecord
 from optim.optimization.stop_criteria import NSteps, StopCriteria, n_steps
 from optim.optimization.tensorboard import TensorBoardLogger, log_to_tensorboard
@@ -26,6 +27,7 @@ __all__ = [
     "HostSyncError",
     "InputOptimization",
     "NSteps",
+    "RunReport",
     "StepRecord",
     "StopCriteria",
     "TensorBoardLogger",

@@ -37,6 +37,7 @@ from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
 from optim.optimization.fast_path import ResolvedFastPath
 from optim.optimization.graphed_step import simulated_capture
+from optim.optimization.step_runner import FastRunner
 
 __all__ = ["HostSyncError", "assert_step_capturable"]
 
@@ -180,7 +181,8 @@ def assert_step_capturable(
 ) -> None:
     """Raise if the render's step cannot be replayed as a CUDA graph; checked on any machine.
 
-    Runs two steps of :meth:`InputOptimization.optimize`'s CUDA-graph branch (fused
+    Runs two steps of :meth:`InputOptimization.optimize` with the CUDA-graph branch of its
+    step runner (:class:`~optim.optimization.step_runner.FastRunner`: fused
     transforms, ``channels_last``, frozen model; one warm-up step, then the watched one),
     once on the model's device and once on the ``meta`` device. The given objects are used
     themselves, with their parameters and buffers swapped for clones (or meta tensors) and
@@ -259,5 +261,5 @@ def _run_two_steps(
         summarize,
         0.01,
         fast,
-        graph_factory=_WatchingGraph,
+        FastRunner(fast, graph_factory=_WatchingGraph),
     )

@@ -1,8 +1,10 @@
-"""FastPath: the switches that make an optimisation step fast on a GPU.
+"""FastPath: how the optimisation loop runs its steps: loop options and GPU switches.
 
-Every switch defaults to ``None`` ("auto"): on for a CUDA device where it cannot change what
-is being optimised, off elsewhere, so on CPU a render is exactly the plain loop. Precision
-(``autocast``) changes numbers slightly and is therefore never switched on automatically.
+Every GPU switch defaults to ``None`` ("auto"): on for a CUDA device where it cannot change
+what is being optimised, off elsewhere, so on CPU a render is exactly the plain loop.
+Precision (``autocast``) changes numbers slightly and is therefore never switched on
+automatically. The loop options are implemented by the loop itself, the GPU switches by
+:mod:`optim.optimization.step_runner`; ``InputOptimization.last_run`` says what actually ran.
 
 Example:
     >>> import torch
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from optim.checks import check_bool, check_int
 
 __all__ = ["FastPath", "ResolvedFastPath", "graph_unsafe_modules"]
 
@@ -55,12 +59,25 @@ class ResolvedFastPath:
         """The factor the loss is multiplied by before ``backward`` (fp16 only)."""
         return FP16_LOSS_SCALE if self.autocast_dtype == torch.float16 else 1.0
 
+    @property
+    def precision(self) -> str:
+        """The model's precision: ``"fp32"`` (no autocast), ``"bf16"`` or ``"fp16"``."""
+        return _precision(self.autocast_dtype)
+
 
 @dataclass(frozen=True)
 class FastPath:
     """How :meth:`InputOptimization.optimize` runs each step.
 
-    Args:
+    Loop options, implemented by the loop itself on every device:
+        freeze_model: do not compute gradients for the model's own parameters during the
+            run (they are not optimised; their ``requires_grad`` is restored afterwards).
+        check_finite_every: check the objective for NaN/inf every this many steps (each
+            check waits for the GPU). Auto: every step on CPU, before the update, so that the
+            input keeps its last finite state; every 32 steps on a GPU. The error names the
+            first bad step either way.
+
+    GPU switches, implemented by the step runner (:mod:`optim.optimization.step_runner`):
         channels_last: run the model in ``torch.channels_last`` memory format (faster
             convolutions on tensor cores). Auto: on for CUDA. The model's parameters are
             converted for the run and restored afterwards.
@@ -79,11 +96,6 @@ class FastPath:
             equivalent :class:`~optim.transforms.FusedTransformationRobustness` (one affine
             warp, parameters drawn on the device, fixed output size). Auto: on when the CUDA
             graph is; the augmentation is statistically the same, not bitwise the same.
-        freeze_model: do not compute gradients for the model's own parameters during the
-            run (they are not optimised; their ``requires_grad`` is restored afterwards).
-        check_finite_every: check the objective for NaN/inf every this many steps (each
-            check waits for the GPU). Auto: every step on CPU, every 32 steps on a GPU; the
-            error names the first bad step either way.
         warmup_steps: eager steps before a CUDA graph is captured (they are real steps).
 
     Example:
@@ -101,19 +113,12 @@ class FastPath:
 
     def __post_init__(self) -> None:
         for name in ("channels_last", "cuda_graph", "fuse_transforms"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, bool):
-                raise TypeError(
-                    f"FastPath.{name} must be True, False or None (auto), got {value!r}."
-                )
-        if not isinstance(self.freeze_model, bool):
-            raise TypeError(f"FastPath.freeze_model must be a bool, got {self.freeze_model!r}.")
+            check_bool(getattr(self, name), f"FastPath.{name}", optional=True)
+        check_bool(self.freeze_model, "FastPath.freeze_model")
         _autocast_dtype(self.autocast)  # validates
-        every, warmup = self.check_finite_every, self.warmup_steps
-        if every is not None and not _int_at_least(every, 1):
-            raise ValueError(f"FastPath.check_finite_every must be an int >= 1, got {every!r}.")
-        if not _int_at_least(warmup, 0):
-            raise ValueError(f"FastPath.warmup_steps must be an int >= 0, got {warmup!r}.")
+        if self.check_finite_every is not None:
+            check_int(self.check_finite_every, "FastPath.check_finite_every", minimum=1)
+        check_int(self.warmup_steps, "FastPath.warmup_steps", minimum=0)
 
     @classmethod
     def off(cls) -> FastPath:
@@ -127,10 +132,9 @@ class FastPath:
             >>> FastPath(autocast=torch.bfloat16).describe()["autocast"]
             'bf16'
         """
-        dtype = _autocast_dtype(self.autocast)
         return {
             "channels_last": self.channels_last,
-            "autocast": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"),
+            "autocast": _precision(_autocast_dtype(self.autocast)),
             "cuda_graph": self.cuda_graph,
             "fuse_transforms": self.fuse_transforms,
             "freeze_model": self.freeze_model,
@@ -186,8 +190,8 @@ class FastPath:
         )
 
 
-def _int_at_least(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+def _precision(dtype: torch.dtype | None) -> str:
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")  # type: ignore[arg-type]
 
 
 def _autocast_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
@@ -220,10 +224,12 @@ def graph_unsafe_modules(*modules: nn.Module) -> list[str]:
         >>> graph_unsafe_modules(nn.Sequential(nn.Identity(), RandomSpatialJitter(2)))
         ['1 (RandomSpatialJitter)']
     """
+    from optim.plugins.contracts import check_graph_safe_flag
+
     unsafe: list[str] = []
     for root in modules:
         for name, module in root.named_modules():
-            flag = getattr(module, "graph_safe", None)
+            flag = check_graph_safe_flag(module)  # a non-bool flag breaks the contract
             if flag is True:
                 continue
             origin = type(module).__module__.split(".")[0]

@@ -23,6 +23,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from optim.checks import check_int
+
 __all__ = [
     "CudaGraph",
     "GraphedStep",
@@ -92,11 +94,13 @@ def device_generators(device: torch.device, *modules: nn.Module) -> list[torch.G
         >>> device_generators(torch.device("cpu"), fused) == [generator]
         True
     """
+    from optim.plugins.contracts import check_generator
+
     found: dict[int, torch.Generator] = {}
     for root in modules:
         for module in root.modules():
-            generator = getattr(module, "generator", None)
-            if isinstance(generator, torch.Generator) and generator.device.type == device.type:
+            generator = check_generator(module)  # anything but a torch.Generator is refused
+            if generator is not None and generator.device.type == device.type:
                 found.setdefault(id(generator), generator)
     return list(found.values())
 
@@ -149,7 +153,9 @@ class GraphedStep:
         eager_step: a whole step (zero the gradients, then ``body``); returns the summarised
             objective value.
         body: the step without zeroing: objective, backward, optimizer update. It is what
-            gets captured, so it must not synchronise with the host.
+            gets captured, so it must not synchronise with the host. It may be
+            ``eager_step`` itself when that zeroes with ``set_to_none`` (a no-op at the
+            capture, where ``zero_grad`` has already removed the gradients).
         zero_grad: sets the optimised parameters' gradients to ``None`` (before capture).
         warmup: eager steps before the capture (at least 1: the optimizer creates its state
             in its first step).
@@ -169,14 +175,13 @@ class GraphedStep:
         graph_factory: Callable[[], StepGraph] = CudaGraph,
         fall_back: bool = True,
     ) -> None:
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
-            raise ValueError(f"warmup must be an int >= 1, got {warmup!r}.")
+        self.warmup = check_int(warmup, "warmup", minimum=1)
         self.eager_step = eager_step
         self.body = body
         self.zero_grad = zero_grad
-        self.warmup = warmup
         self.fall_back = fall_back
         self.failed: BaseException | None = None
+        self.replayed = 0  # calls answered by a replay (the capturing call included)
         self._graph_factory = graph_factory
         self._graph: StepGraph | None = None  # built at the first call; captured later
         self._static: torch.Tensor | None = None  # the captured step's output
@@ -200,6 +205,7 @@ class GraphedStep:
             if not self._capture(self._graph):
                 return self.eager_step()
         self._graph.replay()
+        self.replayed += 1
         return self._static
 
     def _capture(self, graph: StepGraph) -> bool:

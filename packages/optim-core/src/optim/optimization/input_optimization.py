@@ -4,39 +4,30 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from functools import partial
 
 import torch
 from torch import nn
 
+from optim.checks import check_real
 from optim.hooks.activations import model_device
 from optim.hooks.output_hook import ModuleOutputsHook, run_until_targets
 from optim.hooks.targets import Target, resolve_targets
 from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
-from optim.optimization.fast_path import FastPath, ResolvedFastPath, graph_unsafe_modules
-from optim.optimization.graphed_step import CudaGraph, GraphedStep, StepGraph, device_generators
-from optim.optimization.model_settings import channels_last_parameters, frozen_parameters
+from optim.optimization.fast_path import FastPath, ResolvedFastPath
+from optim.optimization.finite_check import FiniteCheck
+from optim.optimization.model_settings import frozen_parameters
+from optim.optimization.run_report import RunReport
+from optim.optimization.step_runner import EagerRunner, Summarize, runner_for
 from optim.optimization.stop_criteria import StopCriteria, n_steps
 
 logger = logging.getLogger(__name__)
 
 # Modules whose forward differs between train() and eval().
 _MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
-
-
-def _default_input_param() -> nn.Module:
-    from optim.images import NaturalImage
-
-    return NaturalImage((224, 224))
-
-
-def _default_transform() -> nn.Module:
-    from optim.transforms import RandomScale, RandomSpatialJitter
-
-    return nn.Sequential(RandomScale(scale=(1, 0.975, 1.025, 0.95, 1.05)), RandomSpatialJitter(16))
 
 
 class InputOptimization:
@@ -93,11 +84,19 @@ class InputOptimization:
         self.model: nn.Module = model if model is not None else nn.Identity()
         self._model_given = model is not None
         self.loss_function = loss_function
-        self.input_param = input_param if input_param is not None else _default_input_param()
-        self.transform = transform if transform is not None else _default_transform()
+        if input_param is None:
+            from optim.images import NaturalImage
+
+            input_param = NaturalImage((224, 224))
+        if transform is None:
+            from optim.transforms import default_transform
+
+            transform = default_transform()
+        self.input_param, self.transform = input_param, transform
         self.stop_early = stop_early
         self.hooks: ModuleOutputsHook | None = None
-        self._fast: ResolvedFastPath | None = None  # set while optimize() runs
+        self.last_run: RunReport | None = None  # what the last optimize() actually ran
+        self._runner = EagerRunner()  # replaced while optimize() runs
         self._resolved: dict[Target, nn.Module] = {}
         self.targets = loss_function.target
         device = model_device(self.model)
@@ -143,20 +142,7 @@ class InputOptimization:
             image = image.as_subclass(torch.Tensor)
         if self.transform is not None:
             image = self.transform(image)
-        fast = self._fast
-        if fast is not None and fast.channels_last and image.dim() == 4:
-            image = image.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            self.model(image)
-
-    def _autocast(self) -> AbstractContextManager[object]:
-        fast = self._fast
-        if fast is None or fast.autocast_dtype is None:
-            return nullcontext()
-        # A CUDA graph must not keep autocast's cached weight casts across the capture.
-        return torch.autocast(
-            fast.device.type, dtype=fast.autocast_dtype, cache_enabled=not fast.cuda_graph
-        )
+        self._runner.forward(self.model, image)
 
     def loss(self) -> torch.Tensor:
         """Run one forward pass and return the objective's unreduced value.
@@ -172,18 +158,14 @@ class InputOptimization:
             torch.Size([1, 2, 32, 32])
         """
         with self._hooked() as hooks:
-            outputs = run_until_targets(self._forward, hooks)
-        if self._fast is not None and self._fast.autocast_dtype is not None:
-            # The model ran in reduced precision; the objective is computed in float32.
-            outputs = {m: _to_float32(out) for m, out in outputs.items()}
+            outputs = self._runner.outputs(run_until_targets(self._forward, hooks))
         values: dict[Target, torch.Tensor | None] = dict(outputs)
         values.update({given: outputs[module] for given, module in self._resolved.items()})
         return self.loss_function(values)
 
     def _warn_if_training(self) -> None:
-        if not self._model_given or not self.model.training:
-            return
-        if any(isinstance(m, _MODE_DEPENDENT) for m in self.model.modules()):
+        mode_dependent = (isinstance(m, _MODE_DEPENDENT) for m in self.model.modules())
+        if self._model_given and self.model.training and any(mode_dependent):
             warnings.warn(
                 f"{type(self.model).__name__} is in training mode, so dropout and batch "
                 "normalisation behave as in training (and batch-norm statistics get updated). "
@@ -203,7 +185,8 @@ class InputOptimization:
 
         Each step: ``zero_grad``, ``loss_summarize_fn(self.loss())``, record it, ``backward``,
         ``optimizer.step()``. Ctrl-C (KeyboardInterrupt) ends the loop early and returns the
-        history so far, with the input left at its last state.
+        history so far, with the input left at its last state. Afterwards, also after an
+        error, :attr:`last_run` says what ran (:class:`~optim.optimization.RunReport`).
 
         Args:
             stop_criteria: Default ``n_steps(512)``.
@@ -212,10 +195,11 @@ class InputOptimization:
             loss_summarize_fn: Turns the objective into the scalar to minimise; default
                 :func:`optim.loss.default_loss_summarize` (``-mean``).
             lr: Learning rate of the default optimizer.
-            fast_path: The GPU switches (channels_last, autocast, CUDA graph, frozen model
-                parameters); default ``FastPath()``, which changes nothing on CPU except
-                that the model's own parameters get no gradients. ``FastPath.off()`` is the
-                plain loop.
+            fast_path: The loop options (frozen model parameters, NaN checks) and GPU
+                switches (channels_last, autocast, CUDA graph); default ``FastPath()``, which
+                changes nothing on CPU except that the model's own parameters get no
+                gradients. ``FastPath.off()`` is the plain loop. A step replayed as a CUDA
+                graph has a contract: see :mod:`optim.optimization.step_runner`.
 
         Returns:
             The summarised value of every completed step, shape ``[steps]`` (or
@@ -224,6 +208,7 @@ class InputOptimization:
         Raises:
             RuntimeError: If the objective becomes NaN or infinite; names the step.
         """
+        self.last_run = None
         if stop_criteria is None:
             stop_criteria = n_steps(512)
         if fast_path is None:
@@ -232,153 +217,72 @@ class InputOptimization:
             raise TypeError(
                 f"fast_path must be an optim.optimization.FastPath, got {type(fast_path).__name__}."
             )
-        if optimizer is None and (not isinstance(lr, int | float) or lr <= 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}.")
+        if optimizer is None:
+            check_real(lr, "lr", above=0)
         fast = fast_path.resolve(model_device(self.model) or model_device(self.input_param))
         summarize = loss_summarize_fn if loss_summarize_fn is not None else default_loss_summarize
-        return self._optimize(stop_criteria, optimizer, summarize, lr, fast)
+        return self._optimize(stop_criteria, optimizer, summarize, lr, fast, runner_for(fast))
 
     def _optimize(
         self,
         stop_criteria: StopCriteria,
         optimizer: torch.optim.Optimizer | None,
-        summarize: Callable[[torch.Tensor], torch.Tensor],
+        summarize: Summarize,
         lr: float,
         fast: ResolvedFastPath,
-        graph_factory: Callable[[Sequence[torch.Generator]], StepGraph] | None = None,
+        runner: EagerRunner,
     ) -> torch.Tensor:
-        """:meth:`optimize` with its settings resolved.
-
-        ``graph_factory(generators)`` builds the graph (default :class:`CudaGraph`); it gets
-        the random generators on the step's device that the image and transforms hold.
-        """
+        """:meth:`optimize` with its settings resolved; ``runner`` runs the steps."""
         self._warn_if_training()
         history: list[torch.Tensor] = []
-        checked = 0  # history entries already checked for NaN/inf
         params = list(self.parameters())
-        original_transform = self.transform
+        self._runner = runner
         with ExitStack() as stack:
-            stack.callback(self._end_run, original_transform, stop_criteria)
+            stack.callback(self._end_run, self.transform, stop_criteria, fast, history)
             if fast.freeze_model:
                 stack.enter_context(frozen_parameters(self.model, keep=params))
-            if fast.channels_last:
-                stack.enter_context(channels_last_parameters(self.model))
-            graph = fast.cuda_graph and self._prepare_graph(fast, optimizer)
+            self.transform = runner.prepare(self.model, self.transform, self.input_param, optimizer)
             if optimizer is None:
-                optimizer = torch.optim.Adam(params, lr=lr, capturable=graph)
-            self._fast = fast
+                optimizer = torch.optim.Adam(params, lr=lr, capturable=runner.captures)
+            stack.enter_context(runner.running(self.model, params))
             self.hooks = ModuleOutputsHook(self.targets, stop_when_ready=self.stop_early)
             # Idle between passes: stop criteria may call the hooked image or layers freely.
             self.hooks.enabled = False
-            # On CPU the check is free: do it before each update, so that the input keeps its
-            # last finite state. Elsewhere it waits for the device, so it runs every few steps.
-            check_inline = fast.check_finite_every == 1 and not graph
-            step_fn = self._step_function(
-                fast,
-                self._graph_factory(fast, graph_factory) if graph else None,
-                optimizer,
-                params,
-                summarize,
-                history if check_inline else None,
-            )
-            step = 0
+            # Inline checks read the value back: not in a step that may be captured.
+            inline = fast.check_finite_every == 1 and not runner.captures
+            finite = FiniteCheck(history, fast.check_finite_every, inline)
+            summarize = runner.summarize(summarize)
+            step = runner.stepper(partial(self._step, optimizer, summarize, finite), optimizer)
             try:
-                while stop_criteria(step, self, history, optimizer):
-                    history.append(step_fn().detach().clone())
-                    step += 1
-                    if not check_inline and step - checked >= fast.check_finite_every:
-                        checked = _check_finite(history, checked)
+                while stop_criteria(len(history), self, history, optimizer):
+                    history.append(step().detach().clone())
+                    finite.after_step()
             except KeyboardInterrupt:
-                logger.warning(
-                    "Optimisation interrupted after %d steps; returning the history.", step
-                )
-            if not check_inline:
-                _check_finite(history, checked)
-        if not history:
-            return torch.empty(0)
-        return torch.stack(history)
+                logger.warning("Interrupted after %d steps; returning the history.", len(history))
+            finite.finish()
+        return torch.stack(history) if history else torch.empty(0)
 
-    def _step_function(
+    def _step(
+        self, optimizer: torch.optim.Optimizer, summarize: Summarize, finite: FiniteCheck
+    ) -> torch.Tensor:
+        """One optimisation step; returns the summarised objective before the update."""
+        optimizer.zero_grad()
+        value = summarize(self.loss())
+        finite.before_update(value)
+        value.backward()
+        optimizer.step()
+        return value
+
+    def _end_run(
         self,
+        transform: nn.Module,
+        stop_criteria: StopCriteria,
         fast: ResolvedFastPath,
-        graph_factory: Callable[[], StepGraph] | None,
-        optimizer: torch.optim.Optimizer,
-        params: list[nn.Parameter],
-        summarize: Callable[[torch.Tensor], torch.Tensor],
-        check_against: list[torch.Tensor] | None,
-    ) -> Callable[[], torch.Tensor]:
-        """The callable running one step and returning its summarised value.
-
-        With ``graph_factory``, the step is replayed from a graph after the warm-up steps. With
-        ``check_against`` (the history), each value is checked before the update.
-        """
-        scale = fast.loss_scale
-
-        def body() -> torch.Tensor:
-            value = summarize(self.loss())
-            if check_against is not None and not bool(torch.isfinite(value).all()):
-                _raise_not_finite(len(check_against), value)
-            (value * scale if scale != 1.0 else value).backward()
-            if scale != 1.0:
-                for param in params:
-                    if param.grad is not None:
-                        param.grad.div_(scale)
-            optimizer.step()
-            return value
-
-        def eager_step() -> torch.Tensor:
-            optimizer.zero_grad()
-            return body()
-
-        if graph_factory is None:
-            return eager_step
-        return GraphedStep(
-            eager_step,
-            body,
-            lambda: optimizer.zero_grad(set_to_none=True),
-            warmup=max(1, fast.warmup_steps),
-            graph_factory=graph_factory,
-            fall_back=not fast.cuda_graph_explicit,
-        )
-
-    def _graph_factory(
-        self,
-        fast: ResolvedFastPath,
-        factory: Callable[[Sequence[torch.Generator]], StepGraph] | None,
-    ) -> Callable[[], StepGraph]:
-        """The graph builder for this run, given the generators the step draws from."""
-        generators = device_generators(fast.device, self.transform, self.input_param)
-        return partial(factory or CudaGraph, generators)
-
-    def _prepare_graph(
-        self, fast: ResolvedFastPath, optimizer: torch.optim.Optimizer | None
-    ) -> bool:
-        """Make the step graph-safe if possible (fusing the transforms); True when it is."""
-        if fast.fuse_transforms:
-            self.transform = _fused(self.transform).to(fast.device)
-        problems = [
-            f"{name} (draws its randomness on the host)"
-            for name in graph_unsafe_modules(self.transform, self.input_param)
-        ]
-        if optimizer is not None and not optimizer.defaults.get("capturable", False):
-            problems.append(
-                f"the optimizer {type(optimizer).__name__} is not capturable (build it with "
-                "capturable=True)"
-            )
-        if not problems:
-            return True
-        message = "The step cannot be replayed as a CUDA graph: " + "; ".join(problems) + "."
-        if fast.cuda_graph_explicit:
-            raise ValueError(
-                message + " Use FusedTransformationRobustness (or mark a module that draws on "
-                "the device with graph_safe = True), or FastPath(cuda_graph=False)."
-            )
-        logger.info("%s Running the steps eagerly.", message)
-        return False
-
-    def _end_run(self, transform: nn.Module, stop_criteria: StopCriteria) -> None:
+        history: list[torch.Tensor],
+    ) -> None:
+        self.last_run = self._runner.report(len(history), loop=fast)
         self.cleanup()
-        self._fast = None
+        self._runner = EagerRunner()
         self.transform = transform
         close = getattr(stop_criteria, "close", None)
         if callable(close):
@@ -389,52 +293,3 @@ class InputOptimization:
         if self.hooks is not None:
             self.hooks.remove_hooks()
             self.hooks = None
-
-
-def _to_float32(output: object) -> object:
-    if isinstance(output, torch.Tensor) and output.dtype in (torch.float16, torch.bfloat16):
-        return output.float()
-    return output
-
-
-def _fused(transform: nn.Module) -> nn.Module:
-    """``transform`` with each TransformationRobustness replaced by its fused equivalent."""
-    from optim.transforms import FusedTransformationRobustness, TransformationRobustness
-
-    def convert(module: nn.Module) -> nn.Module:
-        if isinstance(module, TransformationRobustness):
-            try:
-                return FusedTransformationRobustness.from_stack(module)
-            except ValueError as exc:
-                logger.info("Keeping %s unfused: %s", type(module).__name__, exc)
-        return module
-
-    if isinstance(transform, nn.Sequential):
-        converted = [convert(m) for m in transform]
-        if any(new is not old for new, old in zip(converted, transform, strict=True)):
-            return nn.Sequential(*converted)
-        return transform
-    return convert(transform)
-
-
-def _check_finite(history: list[torch.Tensor], start: int) -> int:
-    """Raise if an entry of ``history[start:]`` is not finite; returns ``len(history)``.
-
-    One host synchronisation for the whole window; the error names the first bad step.
-    """
-    window = history[start:]
-    if not window or window[0].device.type == "meta":  # meta tensors have no values to check
-        return len(history)
-    finite = torch.stack([torch.isfinite(v).all() for v in window])
-    if not bool(finite.all()):
-        bad = int((~finite).nonzero()[0, 0])
-        _raise_not_finite(start + bad, window[bad])
-    return len(history)
-
-
-def _raise_not_finite(step: int, value: torch.Tensor) -> None:
-    raise RuntimeError(
-        f"The objective is not finite at step {step} (value {value.tolist()}). "
-        "Lower the learning rate, or check the objective for divisions by zero "
-        "and for a model producing NaN."
-    )

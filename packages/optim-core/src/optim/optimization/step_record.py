@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 
+from optim.checks import check_int
+
 __all__ = ["StepRecord"]
 
 
@@ -34,9 +36,7 @@ class StepRecord:
     """
 
     def __init__(self, steps: int) -> None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be an int >= 1, got {steps!r}.")
-        self.steps = steps
+        self.steps = check_int(steps, "steps", minimum=1)
         self._buffer: torch.Tensor | None = None
         self._count: torch.Tensor | None = None
 

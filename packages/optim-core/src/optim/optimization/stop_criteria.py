@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from optim.checks import is_int
+
 StopCriteria = Callable[[int, Any, Sequence[torch.Tensor], torch.optim.Optimizer], bool]
 """Called before every step with the number of completed steps, the ``InputOptimization``,
 the history of summarised losses and the optimizer; the loop continues while it returns True.
@@ -34,9 +36,9 @@ class NSteps:
     """
 
     def __init__(self, n: int, show_progress: bool = True, progress: tqdm | None = None) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        if not is_int(n) or n < 0:
             raise ValueError(f"n_steps needs a non-negative int number of steps, got {n!r}.")
-        self.n = n
+        self.n = int(n)
         self.show_progress = show_progress or progress is not None
         self._shared = progress
         self._bar: tqdm | None = progress

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from optim.checks import is_int
 from optim.optimization.stop_criteria import StopCriteria, n_steps
 
 
@@ -49,12 +50,12 @@ class TensorBoardLogger:
         image_every: int = 16,
         tag: str = "optim",
     ) -> None:
-        if isinstance(image_every, bool) or not isinstance(image_every, int) or image_every < 1:
+        if not is_int(image_every) or image_every < 1:
             raise ValueError(f"image_every must be a positive int, got {image_every!r}.")
         self._owns_writer = writer is None
         self.writer = writer if writer is not None else _summary_writer_class()(log_dir=log_dir)
         self.stop_criteria = stop_criteria if stop_criteria is not None else n_steps(512)
-        self.image_every = image_every
+        self.image_every = int(image_every)
         self.tag = tag
 
     def _log_image(self, optimization: Any, step: int) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pluggy
 
+from optim.checks import is_int
 from optim.plugins import hookspecs
 
 logger = logging.getLogger(__name__)
@@ -176,11 +177,7 @@ def plugin_distributions() -> dict[str, str]:
 def check_plugin_api(module: object, plugin: str, dist: str, version: str) -> None:
     """Raise :class:`IncompatiblePluginError` unless ``module`` states (or omits) this API."""
     stated = getattr(module, hookspecs.PLUGIN_API_ATTRIBUTE, None)
-    if stated is None or (
-        isinstance(stated, int)
-        and not isinstance(stated, bool)
-        and stated == hookspecs.PLUGIN_API_VERSION
-    ):
+    if stated is None or (is_int(stated) and stated == hookspecs.PLUGIN_API_VERSION):
         return
     raise IncompatiblePluginError(
         f"plugin {plugin!r} from {dist} {version} is written for optim plugin API "

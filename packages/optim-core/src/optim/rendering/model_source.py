@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from optim.rendering.spec import RenderSpec
+
 __all__ = [
     "DEFAULT_MODEL",
     "ModelSource",
@@ -36,7 +38,7 @@ __all__ = [
     "state_dict_sha256",
 ]
 
-DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_MODEL = RenderSpec.model
 """The model every command uses by default: real ImageNet weights that install offline."""
 
 _MODELS_MODULE = "models"

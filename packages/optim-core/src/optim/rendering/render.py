@@ -159,7 +159,8 @@ def render(
         steps: Adam steps.
         lr: Adam learning rate.
         batch: images optimised together (each one maximises the objective).
-        seed: seed of every random draw (init, transforms); drawn and recorded when ``None``.
+        seed: seed of every random draw (init, transforms); when ``None`` one is drawn from
+            torch's global RNG (``torch.manual_seed`` makes it reproducible) and recorded.
         parameterization: a registered name (``"fft_image"``, ``"pixel_image"``,
             ``"laplacian_image"``), a parameterization class (wrapped in ``NaturalImage``), or a
             ready image module whose batch equals ``batch``.

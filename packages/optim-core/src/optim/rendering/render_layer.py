@@ -118,7 +118,8 @@ def render_layer(
         size: image size in px, an int or ``(height, width)``.
         steps: Adam steps per batch.
         lr: Adam learning rate.
-        seed: seed of every random draw; drawn and recorded when ``None``.
+        seed: seed of every random draw; when ``None`` drawn from torch's global RNG and
+            recorded.
         parameterization: a registered parameterization name or class (one image is built
             per channel, so ready modules are not accepted here).
         transforms: a registered transform name, ``"none"``/``None``, or any ``nn.Module``.

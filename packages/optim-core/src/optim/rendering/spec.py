@@ -186,8 +186,13 @@ class RenderSpec:
         named = (self.model, self.target, self.objective, self.parameterization, self.transforms)
         return not any(isinstance(v, str) and v.startswith(PYTHON_PREFIX) for v in named)
 
-    def with_seed(self) -> RenderSpec:
-        """This spec with a seed: its own, or a freshly drawn one.
+    def with_seed(self, *, fresh: bool = False) -> RenderSpec:
+        """This spec with a seed: its own, or a drawn one.
+
+        A missing seed is drawn from torch's global RNG, so ``torch.manual_seed(s)`` before a
+        render makes it reproducible as any torch code is. ``fresh=True`` draws from the
+        operating system instead (what the CLI does: a new process would otherwise start
+        from torch's fixed default seed every time).
 
         Example:
             >>> 0 <= RenderSpec().with_seed().seed <= MAX_SEED
@@ -195,7 +200,11 @@ class RenderSpec:
         """
         if self.seed is not None:
             return self
-        return dataclasses.replace(self, seed=secrets.randbelow(MAX_SEED + 1))
+        if fresh:
+            return dataclasses.replace(self, seed=secrets.randbelow(MAX_SEED + 1))
+        import torch
+
+        return dataclasses.replace(self, seed=int(torch.randint(MAX_SEED + 1, ()).item()))
 
     def replace(self, **changes: Any) -> RenderSpec:
         """A copy with ``changes`` applied (validated like a new spec).

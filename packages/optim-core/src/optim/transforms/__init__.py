@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from optim.transforms.alpha import BlendAlpha, IgnoreAlpha
 from optim.transforms.center_crop import CenterCrop, center_crop
+from optim.transforms.defaults import default_transform
 from optim.transforms.fused_transformation_robustness import (
     AffineParameters,
     FusedTransformationRobustness,
@@ -46,4 +47,5 @@ __all__ = [
     "ToRGB",
     "TransformationRobustness",
     "center_crop",
+    "default_transform",
 ]

@@ -8,27 +8,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optim.checks import check_size
 from optim.transforms._validation import check_3d_or_4d
 
 
-def as_crop_size(size: int | Sequence[int]) -> list[int]:
-    """Validate a crop size (an int, or a sequence of 1 or 2 ints) as ``[height, width]``.
+def as_crop_size(size: int | Sequence[int], name: str = "size") -> list[int]:
+    """Validate a crop size as ``[height, width]``: :func:`optim.checks.check_size` with
+    ``minimum=0``, plus torchvision's one-element form ``[s]`` for ``s`` x ``s``.
 
     Example:
-        >>> as_crop_size(3), as_crop_size((2, 4))
-        ([3, 3], [2, 4])
+        >>> as_crop_size(3), as_crop_size((2, 4)), as_crop_size([5])
+        ([3, 3], [2, 4], [5, 5])
     """
-    if isinstance(size, bool | str):
-        raise ValueError(f"Crop size must be an int or a sequence of 1 or 2 ints, got {size!r}.")
-    if isinstance(size, int):
-        pair = [size, size]
-    elif isinstance(size, Sequence | torch.Size) and len(size) in (1, 2):
-        pair = [int(size[0]), int(size[-1])]
-    else:
-        raise ValueError(f"Crop size must be an int or a sequence of 1 or 2 ints, got {size!r}.")
-    if min(pair) < 0:
-        raise ValueError(f"Crop size must be non-negative, got {size!r}.")
-    return pair
+    if isinstance(size, Sequence) and not isinstance(size, str) and len(size) == 1:
+        size = (size[0], size[0])
+    return list(check_size(size, name, minimum=0))
 
 
 def crop_to_size(

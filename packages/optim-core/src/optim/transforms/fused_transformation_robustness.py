@@ -4,7 +4,6 @@
 # and the NamedTuple fields only as real, evaluated annotations.
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -12,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optim.checks import check_real, is_int
 from optim.transforms._validation import check_4d
 from optim.transforms.random_rotation import RandomRotation
 from optim.transforms.random_scale import RandomScale
@@ -80,16 +80,16 @@ def _no_distribution(values: object, name: str) -> None:
 
 
 def _as_nonnegative_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not is_int(value) or value < 0:
         raise ValueError(f"{_NAME} {name} must be a non-negative int, got {value!r}.")
-    return value
+    return int(value)
 
 
 def _as_translate(translate: object) -> list[int]:
     if translate is None:
         return []
     _no_distribution(translate, "translate")
-    if isinstance(translate, int) and not isinstance(translate, bool):
+    if is_int(translate):
         return [_as_nonnegative_int(translate, "translate")]
     if isinstance(translate, torch.Tensor) or not isinstance(translate, Sequence):
         raise ValueError(
@@ -211,9 +211,7 @@ class FusedTransformationRobustness(nn.Module):
     ) -> None:
         super().__init__()
         self.padding = _as_nonnegative_int(padding, "padding")
-        if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not math.isfinite(fill):
-            raise ValueError(f"{_NAME} fill must be a finite number, got {fill!r}.")
-        self.fill = float(fill)
+        self.fill = check_real(fill, f"{_NAME} fill")
         self.translate = tuple(_as_translate(translate))
         # Jitters of the same size are drawn together: one randint per distinct size.
         sizes = sorted({t for t in self.translate if t > 0})

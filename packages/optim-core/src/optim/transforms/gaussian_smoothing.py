@@ -9,9 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optim.checks import check_int, is_real
+
 
 def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list:
-    values = [value] * dim if isinstance(value, int | float) else list(value)
+    values = [value] * dim if is_real(value) else list(value)
     if len(values) != dim:
         raise ValueError(f"{name} needs 1 or {dim} values for dim={dim}, got {value!r}.")
     return values
@@ -46,8 +48,7 @@ class GaussianSmoothing(nn.Module):
         super().__init__()
         if dim not in (1, 2, 3):
             raise ValueError(f"GaussianSmoothing supports dim 1, 2 or 3, got {dim}.")
-        if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}.")
+        check_int(channels, "channels", minimum=1)
         sizes = [int(s) for s in _per_dim(kernel_size, dim, "kernel_size")]
         sigmas = _per_dim(sigma, dim, "sigma")
         if min(sizes) < 1 or min(sigmas) <= 0:

@@ -33,7 +33,7 @@ class RandomCrop(nn.Module):
     ) -> None:
         super().__init__()
         check_generator(generator, "RandomCrop")
-        self.crop_size = as_crop_size(crop_size)
+        self.crop_size = as_crop_size(crop_size, "crop_size")
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optim.checks import is_int
 from optim.transforms._validation import check_4d, check_generator, random_int
 
 
@@ -29,7 +30,7 @@ class RandomSpatialJitter(nn.Module):
 
     def __init__(self, translate: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if isinstance(translate, bool) or not isinstance(translate, int) or translate < 0:
+        if not is_int(translate) or translate < 0:
             raise ValueError(f"translate must be a non-negative int, got {translate!r}.")
         check_generator(generator, "RandomSpatialJitter")
         self.translate = translate

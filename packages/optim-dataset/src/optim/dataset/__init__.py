@@ -2,7 +2,8 @@
 
 Colour covariance and KLT matrices (for ``opt.transforms.ToRGB``), mean magnitude spectra
 (for ``opt.images.MACOImage``), activation samples (for activation atlases) and DataLoaders
-over image folders or in-memory photos.
+over image folders or in-memory photos. ``compute_statistic(name, loader, ...)`` runs any
+registered statistic (these and third-party ones) by its registry name.
 
 Example:
     >>> import torch
@@ -31,12 +32,15 @@ from optim.dataset.spectrum import (
     spectrum_frequencies,
     spectrum_power_law_exponent,
 )
+from optim.dataset.statistics import available_statistics, compute_statistic
 
 __all__ = [
     "ArrayImageDataset",
     "ImageFileDataset",
     "array_image_loader",
+    "available_statistics",
     "capture_activation_samples",
+    "compute_statistic",
     "consolidate_samples",
     "cov_matrix_to_klt",
     "dataset_cov_matrix",

@@ -12,14 +12,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
+from optim.checks import check_int, check_size
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-def _size_pair(size: int | Sequence[int]) -> tuple[int, int]:
-    pair = (size, size) if isinstance(size, int) else tuple(size)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-        raise ValueError(f"size must be a positive int or (height, width), got {size!r}.")
-    return pair  # type: ignore[return-value]
 
 
 def resize_and_crop(image: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
@@ -33,7 +28,7 @@ def resize_and_crop(image: torch.Tensor, size: int | Sequence[int]) -> torch.Ten
         >>> resize_and_crop(torch.rand(3, 40, 60), 32).shape
         torch.Size([3, 32, 32])
     """
-    height, width = _size_pair(size)
+    height, width = check_size(size)
     in_h, in_w = image.shape[-2:]
     scale = max(height / in_h, width / in_w)
     new_size = [max(height, round(in_h * scale)), max(width, round(in_w * scale))]
@@ -93,7 +88,7 @@ class ImageFileDataset(Dataset):
                 + ("" if recursive else "; pass recursive=True to search sub-folders")
                 + "."
             )
-        self.size = _size_pair(size)
+        self.size = check_size(size)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -120,7 +115,7 @@ class ArrayImageDataset(Dataset):
     ) -> None:
         if len(images) == 0:
             raise ValueError("ArrayImageDataset needs at least one image.")
-        self.size = _size_pair(size)
+        self.size = check_size(size)
         self.images = [resize_and_crop(_to_float_chw(image), self.size) for image in images]
 
     def __len__(self) -> int:
@@ -144,8 +139,7 @@ def image_folder_loader(
         >>> next(iter(loader)).shape  # doctest: +SKIP
         torch.Size([16, 3, 128, 128])
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    check_int(batch_size, "batch_size", minimum=1)
     dataset = ImageFileDataset(folder, size=size, recursive=recursive)
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
 
@@ -164,6 +158,5 @@ def array_image_loader(
         >>> next(iter(loader)).shape  # doctest: +SKIP
         torch.Size([2, 3, 64, 64])
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    check_int(batch_size, "batch_size", minimum=1)
     return DataLoader(ArrayImageDataset(images, size=size), batch_size=batch_size, shuffle=False)

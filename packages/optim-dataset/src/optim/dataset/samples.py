@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optim.checks import check_int
 from optim.dataset._batches import iterate_images
 from optim.hooks import ActivationFetcher, Target, flatten_targets, resolve_target
 
@@ -157,10 +158,9 @@ def capture_activation_samples(
     names = [_UNSAFE_FILENAME_CHARS.sub("_", n) for n in names]
     if len(set(names)) != len(names):
         raise ValueError(f"target_names must be unique, got {names}.")
-    if samples_per_image < 1:
-        raise ValueError(f"samples_per_image must be >= 1, got {samples_per_image}.")
-    if num_images is not None and num_images < 1:
-        raise ValueError(f"num_images must be >= 1 or None, got {num_images}.")
+    check_int(samples_per_image, "samples_per_image", minimum=1)
+    if num_images is not None:
+        check_int(num_images, "num_images", minimum=1, hint="Or None for every image.")
     if model.training:
         warnings.warn(
             "capture_activation_samples: the model is in training mode (dropout and batch "
@@ -290,8 +290,7 @@ def consolidate_samples(
         )
     found.sort(key=lambda item: item[0])
     if num_files is not None:
-        if num_files < 1:
-            raise ValueError(f"num_files must be >= 1 or None, got {num_files}.")
+        check_int(num_files, "num_files", minimum=1, hint="Or None for every file.")
         found = found[:num_files]
     tensors = []
     for _, path, _ in tqdm(found, disable=not show_progress, unit=" files", desc="consolidate"):

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from optim.checks import check_size
 from optim.dataset._batches import iterate_images
-from optim.dataset.loaders import _size_pair, resize_and_crop
+from optim.dataset.loaders import resize_and_crop
 
 
 def _colour_matrix(color_transform: str | torch.Tensor | None) -> torch.Tensor | None:
@@ -59,7 +60,7 @@ def dataset_magnitude_spectrum(
         >>> dataset_magnitude_spectrum(loader, 32).shape
         torch.Size([3, 32, 17])
     """
-    height, width = _size_pair(size)
+    height, width = check_size(size)
     matrix = _colour_matrix(color_transform)
     inverse = None if matrix is None else torch.linalg.inv(matrix).to(device)
     total: torch.Tensor | None = None
@@ -95,7 +96,7 @@ def spectrum_frequencies(size: int | Sequence[int]) -> torch.Tensor:
                 [0.5000, 0.5590, 0.7071],
                 [0.2500, 0.3536, 0.5590]])
     """
-    height, width = _size_pair(size)
+    height, width = check_size(size)
     fy = torch.fft.fftfreq(height, dtype=torch.float64)[:, None]
     fx = torch.fft.rfftfreq(width, dtype=torch.float64)[None, :]
     return torch.sqrt(fy**2 + fx**2).to(torch.float32)

@@ -1,9 +1,10 @@
-"""optim.models: the model zoo and (re-exported from optim-core) the model utilities.
+"""optim.models: the model zoo. The model utilities (``replace_layers``, ``RedirectedReluLayer``,
+``get_model_layers``, ...) live in :mod:`optim.model_utils` (optim-core).
 
 Example:
     >>> import optim as opt
     >>> model = opt.models.efficientnet_lite0(pretrained=True)
-    >>> "_blocks.10._project_conv" in opt.models.get_model_layers(model)
+    >>> "_blocks.10._project_conv" in opt.model_utils.get_model_layers(model)
     True
 """
 
@@ -11,16 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from optim.model_utils import (
-    Conv2dSame,
-    MaxPool2dRelaxed,
-    RedirectedReLU,
-    RedirectedReluLayer,
-    SkipLayer,
-    get_model_layers,
-    replace_layers,
-    skip_layers,
-)
 from optim.models.clip_resnet50x4_image import CLIP_ResNet50x4Image, clip_resnet50x4_image
 from optim.models.clip_resnet50x4_text import CLIP_ResNet50x4Text, clip_resnet50x4_text
 from optim.models.clip_tokenizer import CLIPTokenizer
@@ -46,17 +37,12 @@ __all__ = [
     "CLIPTokenizer",
     "CLIP_ResNet50x4Image",
     "CLIP_ResNet50x4Text",
-    "Conv2dSame",
     "EfficientNetLite",
     "IMAGENET_CLASSES",
     "INCEPTION5H_CLASSES",
     "INCEPTIONV1_PLACES365_CLASSES",
     "InceptionV1",
     "InceptionV1Places365",
-    "MaxPool2dRelaxed",
-    "RedirectedReLU",
-    "RedirectedReluLayer",
-    "SkipLayer",
     "VGG",
     "VGG16_LAYERS",
     "WeightsMismatchError",
@@ -66,13 +52,10 @@ __all__ = [
     "efficientnet_lite1",
     "efficientnet_lite2",
     "get_model",
-    "get_model_layers",
     "googlenet",
     "googlenet_places365",
     "imagenet_classes",
     "list_models",
-    "replace_layers",
-    "skip_layers",
     "torchvision_model",
     "vgg16",
 ]

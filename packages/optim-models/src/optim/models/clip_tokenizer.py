@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from optim.checks import check_int
+
 __all__ = ["CLIP_BPE_MERGES_URL", "CLIPTokenizer", "bytes_to_unicode"]
 
 CLIP_BPE_MERGES_URL = (
@@ -92,8 +94,7 @@ class CLIPTokenizer:
         truncate: bool = False,
         progress: bool = True,
     ) -> None:
-        if not isinstance(context_length, int) or context_length < 2:
-            raise ValueError(f"context_length must be an int >= 2, got {context_length!r}")
+        check_int(context_length, "context_length", minimum=2)
         path = _default_merges_path(progress) if merges_path is None else Path(merges_path)
         if not path.is_file():
             raise FileNotFoundError(f"BPE merges file {str(path)!r} not found")

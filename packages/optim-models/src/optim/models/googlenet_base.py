@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from optim.checks import check_int
 from optim.model_utils import Conv2dSame
 from optim.models.inception_module import AuxBranch, InceptionModule
 from optim.models.layer_options import activation_and_pool
@@ -43,8 +44,7 @@ class GoogLeNetBase(nn.Module):
         use_linear_modules_only: bool,
     ) -> None:
         super().__init__()
-        if not isinstance(out_features, int) or out_features < 1:
-            raise ValueError(f"out_features must be a positive int, got {out_features!r}")
+        check_int(out_features, "out_features", minimum=1)
         self.aux_logits = aux_logits
         activ, pool = activation_and_pool(
             replace_relus_with_redirectedrelu, use_linear_modules_only

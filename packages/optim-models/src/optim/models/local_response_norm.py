@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from optim.checks import check_real, is_int
 
 __all__ = ["LocalResponseNorm", "lrn_band"]
 
@@ -31,9 +32,9 @@ def lrn_band(
                 [0., 1., 1., 1.],
                 [0., 0., 1., 1.]])
     """
-    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+    if not is_int(channels) or channels < 1:
         raise ValueError(f"channels must be a positive int, got {channels!r}")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+    if not is_int(size) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     index = torch.arange(channels, device=device)
     offset = index[None, :] - index[:, None]  # j - c
@@ -119,11 +120,10 @@ class LocalResponseNorm(nn.LocalResponseNorm):
     """
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        if not is_int(size) or size < 1:
             raise ValueError(f"LocalResponseNorm size must be a positive int, got {size!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-            if not isinstance(value, Real) or isinstance(value, bool):
-                raise TypeError(f"LocalResponseNorm {name} must be a number, got {value!r}")
+            check_real(value, f"LocalResponseNorm {name}", finite=False)
         super().__init__(size, alpha, beta, k)
         # (channels, device, dtype, size, alpha, k) -> (weight, transposed weight, bias)
         self._window: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from optim.checks import is_int
 from optim.models.factory import build_model
 from optim.models.layer_options import activation_and_pool, check_image_input
 
@@ -56,7 +57,7 @@ def _make_features(
     for spec in layers:
         if spec == "P":
             modules.append(pool(kernel_size=2, stride=2))
-        elif isinstance(spec, int) and spec > 0:
+        elif is_int(spec) and spec > 0:
             modules += [nn.Conv2d(in_channels, spec, kernel_size=3, padding=1), activ()]
             in_channels = spec
         else:

@@ -278,8 +278,8 @@ def activation_atlas(
             ``TransformationRobustness()``).
         seed: The seed of every random draw (sampling positions, the layout reducer, render
             initialisation and transforms): the same seed gives the same atlas, bitwise on
-            CPU. Drawn (and recorded in the result) when ``None``; the caller's RNG is left
-            alone.
+            CPU. When ``None`` it is drawn from torch's global RNG (``torch.manual_seed`` controls
+            it) and recorded in the result; otherwise the caller's RNG is left alone.
         show_progress: Show a progress bar per render batch.
 
     Returns:

@@ -1,4 +1,4 @@
-"""Look up dimensionality-reduction algorithms by name: the registry, then scikit-learn.
+"""Look up dimensionality-reduction algorithms by name, through the plugin registry only.
 
 Example:
     >>> from optim.reducer.algorithms import resolve_reduction_algorithm
@@ -9,24 +9,11 @@ Example:
 from __future__ import annotations
 
 import difflib
-import importlib
 from typing import Any
 
 from optim import plugins
 
 REGISTRY_KIND = "reducers"
-SKLEARN_MODULES = ("sklearn.decomposition", "sklearn.manifold")
-
-
-def _sklearn_estimator(name: str) -> type | None:
-    """The class ``name`` from sklearn.decomposition or sklearn.manifold, if it is an estimator."""
-    from sklearn.base import BaseEstimator
-
-    for module_name in SKLEARN_MODULES:
-        candidate = getattr(importlib.import_module(module_name), name, None)
-        if isinstance(candidate, type) and issubclass(candidate, BaseEstimator):
-            return candidate
-    return None
 
 
 def available_reduction_algorithms() -> list[str]:
@@ -42,10 +29,10 @@ def available_reduction_algorithms() -> list[str]:
 def resolve_reduction_algorithm(reduction_alg: str | type) -> type:
     """Return the estimator class designated by ``reduction_alg``.
 
-    A string is looked up in the plugin registry (kind ``"reducers"``: every scikit-learn
-    decomposition / manifold estimator, ``"UMAP"`` and whatever third-party plugins add),
-    then among the estimators of ``sklearn.decomposition`` and ``sklearn.manifold``. A class
-    is returned as is once it is checked to have ``fit_transform``.
+    A string is looked up in the plugin registry only (kind ``"reducers"``: every scikit-learn
+    decomposition / manifold estimator that optim-reducer registers, ``"UMAP"`` and whatever
+    third-party plugins add). A class is returned as is once it is checked to have
+    ``fit_transform``.
 
     Args:
         reduction_alg: An algorithm name such as ``"NMF"``, ``"PCA"``, ``"TSNE"``, ``"UMAP"``,
@@ -63,18 +50,19 @@ def resolve_reduction_algorithm(reduction_alg: str | type) -> type:
         'sklearn.manifold._t_sne'
     """
     if isinstance(reduction_alg, str):
-        if reduction_alg in plugins.names(REGISTRY_KIND):
+        try:  # registered names, and namespaced ones ("<namespace>/<name>") via their resolver
             return plugins.get(REGISTRY_KIND, reduction_alg)
-        found = _sklearn_estimator(reduction_alg)
-        if found is not None:
-            return found
+        except KeyError:
+            pass
         valid = available_reduction_algorithms()
         close = difflib.get_close_matches(reduction_alg, valid, n=3, cutoff=0.4)
         close += [n for n in valid if n.lower() == reduction_alg.lower() and n not in close]
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(
             f"Unknown reduction algorithm {reduction_alg!r}.{hint} Valid names: "
-            f"{', '.join(valid)}. You can also pass an estimator class with fit_transform."
+            f"{', '.join(valid)}. Plugins add names with the register_reducers hook "
+            "(`optim plugins --kind reducers` lists them); you can also pass an estimator "
+            "class with fit_transform."
         )
     if isinstance(reduction_alg, type):
         if not callable(getattr(reduction_alg, "fit_transform", None)):

@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from optim.checks import is_int
+
 __all__ = [
     "normalize_grid",
     "calc_grid_indices",
@@ -47,7 +49,7 @@ def _check_grid_size(grid_size: Sequence[int]) -> tuple[int, int]:
     if (
         not isinstance(grid_size, Sequence)
         or len(grid_size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in grid_size)
+        or not all(is_int(v) and v >= 1 for v in grid_size)
     ):
         raise ValueError(f"grid_size must be two positive ints (width, height), got {grid_size!r}.")
     return int(grid_size[0]), int(grid_size[1])

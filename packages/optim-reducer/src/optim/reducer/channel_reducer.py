@@ -12,14 +12,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import torch
 
-from optim import plugins
 from optim.checks import check_int
-from optim.reducer.algorithms import REGISTRY_KIND, resolve_reduction_algorithm, to_tensor_if_array
+from optim.reducer.algorithms import resolve_reduction_algorithm, to_tensor_if_array
 
 
 def _channels_last_order(ndim: int) -> list[int]:
@@ -34,32 +32,6 @@ def _channels_first_order(ndim: int) -> list[int]:
     if ndim == 3:
         return [2, 1, 0]
     return [0, ndim - 1, *range(1, ndim - 1)]
-
-
-def registered_reducer(name: str) -> type:
-    """The estimator class registered as ``name`` (kind ``"reducers"``), and nothing else.
-
-    Names only go through the plugin registry: scikit-learn's estimators are there because
-    optim-reducer registers them, third-party ones because their plugin does. An unknown name
-    is a ValueError listing the closest registered names.
-
-    Example:
-        >>> registered_reducer("PCA").__name__
-        'PCA'
-    """
-    try:
-        return plugins.get(REGISTRY_KIND, name)
-    except KeyError:
-        pass
-    valid = plugins.names(REGISTRY_KIND)
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.4)
-    close += [n for n in valid if n.lower() == name.lower() and n not in close]
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ValueError(
-        f"Unknown reduction algorithm {name!r}.{hint} Valid names: {', '.join(valid)}. "
-        "Plugins add names with the register_reducers hook (`optim plugins --kind reducers` "
-        "lists them); you can also pass an estimator class with fit_transform."
-    )
 
 
 class ChannelReducer:
@@ -94,10 +66,8 @@ class ChannelReducer:
         n_components = check_int(
             n_components, "n_components", minimum=1, hint="Reduce to at least 1 component."
         )
-        if isinstance(reduction_alg, str):
-            algorithm = registered_reducer(reduction_alg)
-        else:  # an estimator class (checked there); instances are refused with a hint
-            algorithm = resolve_reduction_algorithm(reduction_alg)
+        # A registered name, or an estimator class; instances are refused with a hint.
+        algorithm = resolve_reduction_algorithm(reduction_alg)
         self.n_components = n_components
         self._reducer = algorithm(n_components=n_components, **kwargs)
         self._device = torch.device("cpu")
