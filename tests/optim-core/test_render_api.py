@@ -207,3 +207,17 @@ def test_render_layer_gathers_each_slots_channel_like_channel_activation(shape):
     torch.testing.assert_close(gathered, reference, rtol=1e-12, atol=0)
     named = _slots_objective(layer, "layer", channels, "channel_activation")(values)
     torch.testing.assert_close(named, reference, rtol=1e-12, atol=0)
+
+
+def test_render_layer_same_seed_is_bitwise_equal_and_records_its_spec(model):
+    settings = dict(size=SIZE, steps=3, seed=9, batch_size=2, show_progress=False)
+    first = opt.render_layer(model, "conv2", [2, 7, 11], **settings)
+    second = opt.render_layer(model, "conv2", [2, 7, 11], **settings)
+    assert torch.equal(first.images, second.images)
+    assert torch.equal(first.history, second.history)
+    assert first.spec == opt.rendering.RenderSpec(
+        model=first.spec.model, target="conv2", channels=(2, 7, 11), size=SIZE, steps=3,
+        seed=9, batch_size=2, device="cpu",
+    )  # fmt: skip
+    assert first.spec.model.startswith("python:")  # a Python model object: not rebuildable
+    assert not first.spec.rebuildable and first.ran["cuda_graph"] is False
