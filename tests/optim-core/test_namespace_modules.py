@@ -25,18 +25,6 @@ def test_core_submodules_are_lazy_attributes():
     assert opt.checks.check_int(3, "n") == 3
 
 
-def test_first_party_modules_come_from_entry_points():
-    declared = opt._plugin_modules()
-    assert declared["models"] == ("optim.models", "optim-models")
-    assert declared["reducer"] == ("optim.reducer", "optim-reducer")
-    assert declared["atlas"] == ("optim.reducer.atlas", "optim-reducer")
-    assert declared["circuits"] == ("optim.circuits", "optim-circuits")
-    assert declared["dataset"] == ("optim.dataset", "optim-dataset")
-    assert opt.atlas.__name__ == "optim.reducer.atlas"
-    assert opt._MODULES_GROUP == plugins.MODULES_GROUP
-    assert set(declared) <= set(opt.__all__) and set(declared) <= set(dir(opt))
-
-
 @pytest.fixture
 def fake_module_dist(tmp_path, monkeypatch):
     """A distribution declaring `opt.fakeshapes` as an optim.modules entry point."""
@@ -57,17 +45,6 @@ def test_a_third_party_module_entry_point_adds_an_attribute(fake_module_dist):
     assert opt.fakeshapes.SIDES == 4
     assert "fakeshapes" in dir(opt)
     assert plugins.plugin_distributions()["fakeshapes"] == "2.5"
-
-
-def test_manifest_environment_lists_core_plugins_and_third_party(fake_module_dist):
-    from optim.rendering.manifest import environment
-
-    packages = environment("cpu")["packages"]
-    expected = {"optim-core", "optim-models", "optim-reducer", "optim-circuits", "optim-dataset"}
-    assert expected <= set(packages)
-    assert packages["fakeshapes"] == "2.5"
-    assert {"torch", "numpy", "pillow"} <= set(packages)
-    assert next(iter(packages)) == "optim-core"
 
 
 PROBE = textwrap.dedent(

@@ -73,6 +73,7 @@ def test_cpu_switches_are_reported_as_they_ran():
         "loss_scale": 4096.0,
         "eager_steps": 6,
         "replayed_steps": 0,
+        "interrupted": False,
     }
 
 

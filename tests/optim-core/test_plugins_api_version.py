@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import textwrap
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-import optim
 from optim import plugins
 from optim.plugins import (
     PLUGIN_API_VERSION,
@@ -17,8 +15,6 @@ from optim.plugins import (
     PluginLoadWarning,
     hookimpl,
 )
-
-FIRST_PARTY = ("optim-models", "optim-reducer", "optim-dataset")
 
 
 def _fake_distribution(root: Path, dist: str, version: str, module: str, source: str) -> None:
@@ -101,27 +97,3 @@ def test_added_plugins_stating_another_api_are_skipped(site, api):
             assert f"api_{api}_objective" not in plugins.names("objectives")
     finally:
         plugins.remove_plugin(plugin)
-
-
-def test_every_first_party_plugin_states_the_current_api():
-    from optim.plugins import builtin
-
-    assert builtin.OPTIM_PLUGIN_API == PLUGIN_API_VERSION == 1
-    modules = {
-        ep.dist.name: ep.load()
-        for ep in metadata.entry_points(group=plugins.ENTRY_POINT_GROUP)
-        if ep.dist is not None and ep.dist.name in FIRST_PARTY
-    }
-    assert set(modules) == set(FIRST_PARTY)
-    for dist, module in modules.items():
-        assert module.OPTIM_PLUGIN_API == PLUGIN_API_VERSION, dist
-
-
-def test_optim_circuits_registers_no_plugin_but_still_adds_its_module():
-    dists = {
-        ep.dist.name
-        for ep in metadata.entry_points(group=plugins.ENTRY_POINT_GROUP)
-        if ep.dist is not None
-    }
-    assert "optim-circuits" not in dists
-    assert optim._plugin_modules()["circuits"] == ("optim.circuits", "optim-circuits")

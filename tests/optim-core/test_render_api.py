@@ -217,7 +217,7 @@ def test_render_layer_same_seed_is_bitwise_equal_and_records_its_spec(model):
     assert torch.equal(first.history, second.history)
     assert first.spec == opt.rendering.RenderSpec(
         model=first.spec.model, target="conv2", channels=(2, 7, 11), size=SIZE, steps=3,
-        seed=9, batch_size=2, device="cpu",
+        seed=9, batch_size=2, device="cpu", objective="channel_activation",
     )  # fmt: skip
     assert first.spec.model.startswith("python:")  # a Python model object: not rebuildable
     assert not first.spec.rebuildable and first.ran["cuda_graph"] is False

@@ -235,7 +235,8 @@ def test_the_same_spec_from_python_and_from_the_cli_gives_the_same_png(tmp_path,
     model, _ = load_registered_model(spec.model, device="cpu")
     python = render(model, spec, show_progress=False)
     python.save(tmp_path / "python.png")
-    assert python.spec == spec.replace(device="cpu")  # the spec it ran, device resolved
+    # The spec it ran: device and objective resolved.
+    assert python.spec == spec.replace(device="cpu", objective="neuron_activation")
     assert python.ran["cuda_graph"] is False and python.ran["fused_transforms"] is False
 
     out = tmp_path / "cli.png"
@@ -272,8 +273,150 @@ def test_spec_runs_a_bare_render_spec_file(tmp_path, capsys):
     out = tmp_path / "unit.png"
     assert main(["render", "--spec", str(path), "--out", str(out), "--no-progress"]) == 0
     manifest = json.loads(out.with_suffix(".json").read_text())
-    assert RenderSpec.from_dict(manifest["spec"]) == spec.replace(seed=manifest["spec"]["seed"],
-                                                                   device="cpu")  # fmt: skip
+    ran = spec.replace(seed=manifest["spec"]["seed"], device="cpu", objective="channel_activation")
+    assert RenderSpec.from_dict(manifest["spec"]) == ran
     path.write_text('{"model": "tiny_net", "target": "conv1:2", "steps": 0}')
     assert main(["render", "--spec", str(path), "--out", str(out)]) == 2
     assert "steps must be a whole number >= 1" in _error_line(capsys)
+
+
+# --- nothing lost, nothing overwritten (issue 16) ------------------------------------------------
+
+
+@pytest.fixture
+def ctrl_c_at(monkeypatch):
+    """``ctrl_c_at(k)``: the k-th optimisation step from now (0-based) raises KeyboardInterrupt."""
+    from optim.optimization.input_optimization import InputOptimization
+
+    def arm(k: int) -> None:
+        real, calls = InputOptimization._step, {"n": 0}
+
+        def step(self, *args):
+            calls["n"] += 1
+            if calls["n"] == k + 1:
+                raise KeyboardInterrupt
+            return real(self, *args)
+
+        monkeypatch.setattr(InputOptimization, "_step", step)
+
+    return arm
+
+
+def test_ctrl_c_in_render_writes_what_ran_and_exits_130(tmp_path, capsys, ctrl_c_at):
+    ctrl_c_at(2)
+    out = tmp_path / "unit.png"
+    args = ["render", "--model", "tiny_net", "--target", "conv2:1", "--size", "32"]
+    assert main([*args, "--steps", "100000", "--no-progress", "--out", str(out)]) == 130
+    assert "interrupted after 2 of 100000 steps" in _error_line(capsys)
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["result"]["steps_run"] == 2 and manifest["result"]["interrupted"] is True
+    assert manifest["outputs"]["image_sha256"] == _sha(out)
+
+
+def test_ctrl_c_in_layer_keeps_the_finished_batches_and_exits_130(tmp_path, capsys, ctrl_c_at):
+    ctrl_c_at(3 + 1)  # FAST runs 3 steps per batch: the second batch is interrupted
+    out = tmp_path / "g"
+    args = ["layer", "conv2", "--model", "tiny_net", "--channels", "0-5", "--batch-size", "2"]
+    assert main([*args, *FAST, "--out", str(out)]) == 130
+    assert "interrupted after 2 of 6 channels" in _error_line(capsys)
+    layer = json.loads((out / "manifest.json").read_text())
+    assert layer["result"]["interrupted"] is True and layer["result"]["batches"] == [[0, 1]]
+    assert sorted(p.name for p in (out / "channels").glob("*.png")) == [
+        "channel_0000.png", "channel_0001.png"
+    ]  # fmt: skip
+    assert "interrupted" in (out / "index.html").read_text()
+
+
+def test_random_weights_are_drawn_from_the_seed(tmp_path, capsys):
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    args = ["render", "--model", "tiny_net", "--target", "conv2:1", "--random-weights", *FAST]
+    assert main([*args, "--seed", "3", "--out", str(first)]) == 0
+    assert main([*args, "--seed", "3", "--out", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert main(["render", "--spec", str(tmp_path / "a.json"), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "byte-identical" in captured.out and "differ" not in captured.err
+
+
+def test_render_never_overwrites_a_file_it_did_not_create(tmp_path, capsys):
+    data = tmp_path / "data.json"
+    data.write_text("my data")
+    args = ["render", "--model", "tiny_net", "--target", "conv2:1", *FAST]
+    assert main([*args, "--out", str(tmp_path / "data.png")]) == 2
+    line = _error_line(capsys)
+    assert "data.json" in line and "--force" in line
+    assert data.read_text() == "my data" and not (tmp_path / "data.png").exists()
+    assert main([*args, "--force", "--out", str(tmp_path / "data.png")]) == 0
+    assert json.loads(data.read_text())["format"] == "optim-manifest"
+
+
+def test_layer_refuses_an_existing_gallery_and_force_replaces_it_without_stale_files(
+    tmp_path, capsys
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("my homepage")
+    args = ["layer", "conv2", "--model", "tiny_net", *FAST, "--out", str(site)]
+    assert main([*args, "--channels", "0-3"]) == 2
+    assert "index.html" in _error_line(capsys)
+    assert (site / "index.html").read_text() == "my homepage"
+    assert main([*args, "--channels", "0-3", "--force"]) == 0
+    assert main([*args, "--channels", "5,6", "--force"]) == 0
+    names = sorted(p.name for p in (site / "channels").iterdir())
+    assert names == [f"channel_000{c}.{e}" for c in (5, 6) for e in ("json", "png")]
+    assert "1 batch of 2" in (site / "index.html").read_text()
+
+
+@pytest.mark.parametrize("recorded", ["/tmp/elsewhere/evil.png", "../../evil.png", "a/b/evil.png"])
+def test_spec_writes_only_in_the_manifest_folder(tmp_path, capsys, recorded):
+    out = tmp_path / "runs" / "unit.png"
+    assert main(["render", "--model", "tiny_net", "--target", "conv2:1", "--seed", "1", *FAST,
+                 "--out", str(out)]) == 0  # fmt: skip
+    manifest_path = out.with_suffix(".json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["outputs"]["image"] = recorded
+    manifest_path.write_text(json.dumps(manifest))
+    before = {p for p in tmp_path.rglob("*")}
+    assert main(["render", "--spec", str(manifest_path), "--no-progress"]) == 0
+    created = {p for p in tmp_path.rglob("*")} - before
+    assert created == {out.parent / "evil.rerun.png", out.parent / "evil.rerun.json"}
+    assert not Path("/tmp/elsewhere/evil.rerun.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.update(model=3), "model must be an object"),
+        (lambda m: m["model"].pop("name"), "model lacks 'name'"),
+        (lambda m: m["outputs"].update(image_sha256=7), "outputs.image_sha256 must be str"),
+        (lambda m: m.update(outputs=[]), "outputs must be an object"),
+        (lambda m: m["spec"].update(steps="many"), "steps must be a whole number"),
+        (lambda m: m["spec"].update(color="red"), "Unknown render spec field"),
+        (lambda m: m.update(environment=None), "environment must be an object"),
+    ],
+)
+def test_tampered_manifests_are_one_line_errors(tmp_path, capsys, edit, message):
+    out = tmp_path / "unit.png"
+    assert main(["render", "--model", "tiny_net", "--target", "conv2:1", *FAST,
+                 "--out", str(out)]) == 0  # fmt: skip
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    edit(manifest)
+    out.with_suffix(".json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["render", "--spec", str(out.with_suffix(".json"))]) == 2
+    assert message in _error_line(capsys)
+
+
+def test_huge_channel_ranges_fail_before_expanding(tmp_path, capsys):
+    args = ["layer", "conv2", "--model", "tiny_net", "--channels", "0-100000000", *FAST]
+    assert main([*args, "--out", str(tmp_path / "g")]) == 2
+    assert "lists 100000001 values" in _error_line(capsys)
+
+
+def test_manifests_name_the_objective_that_ran(tmp_path):
+    out = tmp_path / "unit.png"
+    assert main(["render", "--model", "tiny_net", "--target", "conv2:1:2:3", *FAST,
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert json.loads(out.with_suffix(".json").read_text())["spec"]["objective"] == (
+        "neuron_activation"
+    )

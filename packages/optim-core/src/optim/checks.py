@@ -256,8 +256,14 @@ def check_int_list(
     return [int(c) for c in chosen]
 
 
-def parse_int_list(text: str, name: str) -> list[int]:
+MAX_LIST_LENGTH = 1 << 16
+"""The most values :func:`parse_int_list` expands a text to (no layer has more channels)."""
+
+
+def parse_int_list(text: str, name: str, *, limit: int = MAX_LIST_LENGTH) -> list[int]:
     """Ints from ``"0-15"``, ``"0,3,7"`` or a mix such as ``"0-3,8"`` (ranges inclusive).
+
+    The count is checked before anything is expanded, so ``"0-100000000"`` fails at once.
 
     Example:
         >>> parse_int_list("5", "channels")
@@ -266,21 +272,28 @@ def parse_int_list(text: str, name: str) -> list[int]:
         Traceback (most recent call last):
         ...
         optim.checks.ArgumentError: cannot read channels '3-1': write e.g. 0-15, 0,3,7 or 0-3,8.
-    """
+        >>> parse_int_list("0-100000000", "channels")
+        Traceback (most recent call last):
+        ...
+        optim.checks.ArgumentError: channels '0-100000000' lists 100000001 values; at most 65536 can be rendered in one job.
+    """  # noqa: E501
     message = f"cannot read {name} {text!r}: write e.g. 0-15, 0,3,7 or 0-3,8."
     if not isinstance(text, str):
         raise ArgumentTypeError(message)
-    values: list[int] = []
+    spans: list[tuple[int, int]] = []
     for part in text.split(","):
         part = part.strip()
         try:
-            if "-" in part:
-                first, last = (int(x) for x in part.split("-", 1))
-                if last < first:
-                    raise ValueError
-                values.extend(range(first, last + 1))
-            else:
-                values.append(int(part))
+            first, _, last = part.partition("-") if "-" in part[1:] else (part, "", part)
+            span = (int(first), int(last))
         except ValueError:
             raise ArgumentError(message) from None
-    return values
+        if span[1] < span[0] or span[0] < 0:
+            raise ArgumentError(message)
+        spans.append(span)
+    count = sum(last - first + 1 for first, last in spans)
+    if count > limit:
+        raise ArgumentError(
+            f"{name} {text!r} lists {count} values; at most {limit} can be rendered in one job."
+        )
+    return [value for first, last in spans for value in range(first, last + 1)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from optim.checks import parse_int_list
-from optim.cli.jobs import layer_job
+from optim.cli.jobs import check_gallery_folder, finish, layer_job
 from optim.cli.render_options import (
     RENDER_OPTIONS,
     add_model_options,
@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
     if args.channels == "all":
         spec = spec.replace(channels=None)
     out = check_output_dir(args.out or f"gallery-{spec.target}")
+    check_gallery_folder(out, force=args.force)
     result, source = layer_job(spec, show_progress=not args.no_progress)
-    paths = write_gallery(result, out, model=source)
+    paths = write_gallery(result, out, model=source, remove_stale=args.force)
+    finish(result, f"the gallery {paths.index} ({len(result.channels)} channels)")
     print(
         f"wrote {paths.index} ({len(result.channels)} channels of {source.name} {result.layer} "
         f"in {len(result.batches)} batches, {result.wall_time_s:.1f} s, "

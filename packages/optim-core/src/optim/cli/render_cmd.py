@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 from optim.cli.errors import CLIError
-from optim.cli.jobs import DEFAULT_OUT, render_job, report_render
+from optim.cli.jobs import DEFAULT_OUT, finish, render_job, report_render
 from optim.cli.render_options import (
     RENDER_OPTIONS,
     add_model_options,
@@ -70,15 +70,20 @@ def run(args: argparse.Namespace) -> int:
         ]
         if given:
             raise CLIError(
-                f"--spec re-runs a manifest exactly; drop {', '.join(given)} (only --out and "
-                "--no-progress go with --spec)."
+                f"--spec re-runs a manifest exactly; drop {', '.join(given)} (only --out, "
+                "--force and --no-progress go with --spec)."
             )
         from optim.cli.rerun_manifest import rerun_manifest
 
-        return rerun_manifest(args.spec, args.out, show_progress=not args.no_progress)
+        return rerun_manifest(
+            args.spec, args.out, show_progress=not args.no_progress, force=args.force
+        )
 
     spec = spec_from_args(args, DEFAULTS, (*RENDER_OPTIONS, "target"))
     out = check_output_file(args.out or DEFAULT_OUT)
-    result, source, manifest_path = render_job(spec, out, show_progress=not args.no_progress)
+    result, source, manifest_path = render_job(
+        spec, out, show_progress=not args.no_progress, force=args.force
+    )
+    finish(result, f"{out} and {manifest_path}")
     report_render(result, source, out, manifest_path)
     return 0

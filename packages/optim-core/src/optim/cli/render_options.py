@@ -119,6 +119,11 @@ def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) ->
     parser.add_argument(
         "--no-progress", action="store_true", help="hide the progress bar (for logs)"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace output files that exist already (by default they are never overwritten)",
+    )
 
 
 def spec_from_args(
@@ -149,13 +154,20 @@ def with_fresh_seed(spec: RenderSpec) -> RenderSpec:
 
 
 def load_model(spec: RenderSpec):
-    """The registered model of ``spec`` on its device, and its ModelSource; or a CLIError."""
-    from optim.rendering.engine import available_device
+    """The registered model of ``spec`` on its device, and its ModelSource; or a CLIError.
+
+    Random weights (``pretrained=False``) are drawn from the spec's seed, so that a render of
+    an untrained model is reproducible like any other.
+    """
+    from optim.rendering.engine import available_device, seeded
     from optim.rendering.model_source import load_registered_model
 
     with user_errors():
         device = available_device(spec.device or "cpu")
-        return load_registered_model(spec.model, pretrained=spec.pretrained, device=device)
+        if spec.pretrained:
+            return load_registered_model(spec.model, pretrained=True, device=device)
+        with seeded(spec.seed or 0):  # random weights are part of what the seed reproduces
+            return load_registered_model(spec.model, pretrained=False, device=device)
 
 
 def _check_writable_dir(folder: Path, what: str) -> None:

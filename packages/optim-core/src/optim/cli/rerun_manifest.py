@@ -10,6 +10,7 @@ Example:
     $ optim render --spec out/render.json              # writes out/render.rerun.png
     $ optim render --spec gallery/channels/channel_0003.json --out c3.png
     $ optim render --spec gallery/manifest.json --out gallery-again
+    $ optim render --spec gallery/manifest.json        # writes gallery/rerun/
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from optim.cli.errors import CLIError
 from optim.cli.jobs import (
     DEFAULT_OUT,
+    check_gallery_folder,
+    finish,
     layer_job,
     render_job,
     report_render,
@@ -28,6 +31,7 @@ from optim.cli.jobs import (
 )
 from optim.cli.render_options import check_output_dir, check_output_file, user_errors
 from optim.rendering import ModelSource, RenderSpec, read_manifest, write_gallery
+from optim.rendering.files import check_new
 from optim.rendering.model_source import sha256_file
 from optim.rendering.result import write_png
 
@@ -61,28 +65,43 @@ def _match_threads(manifest: dict[str, Any], spec: RenderSpec) -> None:
         torch.set_num_threads(threads)
 
 
-def _rerun_render(manifest, spec, manifest_path: Path, out: str | None, show: bool) -> bool:
-    original = manifest_path.parent / manifest["outputs"]["image"]
-    target = check_output_file(out or str(original.with_suffix(".rerun.png")))
-    render_job(spec, target, show_progress=show, expect=ModelSource(**manifest["model"]))
+def _beside_manifest(manifest_path: Path, recorded: str, suffix: str) -> Path:
+    """``<name>.rerun<suffix>`` in the manifest's own folder. Only the recorded file's *name*
+    is used: a manifest (perhaps someone else's) never chooses where this command writes."""
+    return manifest_path.parent / (Path(Path(recorded).name).stem + suffix)
+
+
+def _rerun_render(manifest, spec, manifest_path: Path, out: str | None, show: bool, force: bool):
+    default = _beside_manifest(manifest_path, manifest["outputs"]["image"], ".rerun.png")
+    target = check_output_file(out or str(default))
+    expect = ModelSource(**manifest["model"])
+    result, _, written = render_job(spec, target, show_progress=show, expect=expect, force=force)
+    finish(result, f"{target} and {written}")
     expected = manifest["outputs"]["image_sha256"]
     return report_reproduction("render", target, expected, sha256_file(target))
 
 
-def _rerun_layer(manifest, spec, manifest_path: Path, out: str | None, show: bool) -> bool:
+def _rerun_layer(manifest, spec, manifest_path: Path, out: str | None, show: bool, force: bool):
     single = manifest["kind"] == "layer_channel"
     if single:
-        original = manifest_path.parent / manifest["outputs"]["image"]
-        target = check_output_file(out or str(original.with_suffix(".rerun.png")))
+        default = _beside_manifest(manifest_path, manifest["outputs"]["image"], ".rerun.png")
+        target = check_output_file(out or str(default))
+        with user_errors():
+            check_new([target], force=force)
     else:
-        target = check_output_dir(out or str(manifest_path.parent) + ".rerun")
-    result, source = layer_job(spec, show_progress=show, expect=ModelSource(**manifest["model"]))
+        target = check_output_dir(out or str(manifest_path.parent / "rerun"))
+        check_gallery_folder(target, force=force)
+    expect = ModelSource(**manifest["model"])
+    result, source = layer_job(spec, show_progress=show, expect=expect)
     if single:
         channel = manifest["channel"]
-        write_png(result.image(channel), target)
+        if channel in result.channels:
+            write_png(result.image(channel), target)
+        finish(result, str(target))
         expected = manifest["outputs"]["image_sha256"]
         return report_reproduction(f"channel {channel}", target, expected, sha256_file(target))
-    paths = write_gallery(result, target, model=source)
+    paths = write_gallery(result, target, model=source, remove_stale=force)
+    finish(result, f"the gallery {paths.index}")
     same = report_reproduction(
         "grid", paths.grid, manifest["outputs"]["grid_sha256"], sha256_file(paths.grid)
     )
@@ -105,29 +124,39 @@ def _bare_spec(path: str) -> RenderSpec | None:
         return RenderSpec.from_json(text)
 
 
-def _run_spec(spec: RenderSpec, path: str, out: str | None, show_progress: bool) -> int:
-    if spec.channels is not None:
-        raise CLIError(f"{path} is a layer spec (channels set): run it with `optim layer`.")
+def _run_spec(spec: RenderSpec, out: str | None, show: bool, force: bool) -> int:
+    if spec.channels is not None:  # a layer job: a gallery
+        folder = check_output_dir(out or f"gallery-{spec.unit.layer}")
+        check_gallery_folder(folder, force=force)
+        result, source = layer_job(spec, show_progress=show)
+        paths = write_gallery(result, folder, model=source, remove_stale=force)
+        finish(result, f"the gallery {paths.index}")
+        print(f"wrote {paths.index} ({len(result.channels)} channels, seed {result.seed})")
+        return 0
     target = check_output_file(out or DEFAULT_OUT)
-    result, source, manifest_path = render_job(spec, target, show_progress=show_progress)
+    result, source, manifest_path = render_job(spec, target, show_progress=show, force=force)
+    finish(result, f"{target} and {manifest_path}")
     report_render(result, source, target, manifest_path)
     return 0
 
 
-def rerun_manifest(path: str, out: str | None, show_progress: bool = True) -> int:
+def rerun_manifest(
+    path: str, out: str | None, show_progress: bool = True, force: bool = False
+) -> int:
     """Run the render spec, or re-run the manifest, at ``path``; exit code 0 when every PNG
     of a manifest is byte-identical, else 1.
 
-    ``out`` is where the new PNG (or, for a layer manifest, the new gallery folder) goes;
-    for a manifest by default beside the original with ``.rerun`` in its name.
+    ``out`` is where the new PNG (or, for a layer manifest, the new gallery folder) goes; by
+    default in the manifest's own folder (``<name>.rerun.png``, or ``rerun/`` for a gallery).
+    Existing files are only replaced with ``force``.
     """
     bare = _bare_spec(path)
     if bare is not None:
-        return _run_spec(bare, path, out, show_progress)
+        return _run_spec(bare, out, show_progress, force)
     with user_errors():
         manifest = read_manifest(path)
     spec = _spec(manifest, path)
     _match_threads(manifest, spec)
     rerun = _rerun_render if manifest["kind"] == "render" else _rerun_layer
-    same = rerun(manifest, spec, Path(path), out, show_progress)
+    same = rerun(manifest, spec, Path(path), out, show_progress, force)
     return 0 if same else 1

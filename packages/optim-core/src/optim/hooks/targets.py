@@ -70,7 +70,8 @@ def resolve_target(model: nn.Module, target: Target) -> nn.Module:
     )
     raise ValueError(
         f"{type(model).__name__} has no submodule named {target!r}. {hint} "
-        "List them all with [name for name, _ in model.named_modules()]."
+        "`optim layers MODEL` lists them with their output shapes (in Python: "
+        "opt.model_utils.get_model_layers(model))."
     )
 
 

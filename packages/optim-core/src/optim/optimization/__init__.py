@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from optim.optimization.capture_check import HostSyncError, assert_step_capturable
 from optim.optimization.fast_path import FastPath
+from optim.optimization.finite_check import NotFiniteError
 from optim.optimization.graphed_step import capturing_step
 from optim.optimization.input_optimization import InputOptimization
 from optim.optimization.run_report import RunReport
@@ -26,6 +27,7 @@ __all__ = [
     "FastPath",
     "HostSyncError",
     "InputOptimization",
+    "NotFiniteError",
     "NSteps",
     "RunReport",
     "StepRecord",

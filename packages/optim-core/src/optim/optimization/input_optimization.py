@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from functools import partial
 
 import torch
@@ -19,15 +19,12 @@ from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
 from optim.optimization.fast_path import FastPath, ResolvedFastPath
 from optim.optimization.finite_check import FiniteCheck
-from optim.optimization.model_settings import frozen_parameters
+from optim.optimization.model_settings import frozen_parameters, warn_if_training
 from optim.optimization.run_report import RunReport
 from optim.optimization.step_runner import EagerRunner, Summarize, runner_for
 from optim.optimization.stop_criteria import StopCriteria, n_steps
 
 logger = logging.getLogger(__name__)
-
-# Modules whose forward differs between train() and eval().
-_MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
 
 
 class InputOptimization:
@@ -96,6 +93,7 @@ class InputOptimization:
         self.stop_early = stop_early
         self.hooks: ModuleOutputsHook | None = None
         self.last_run: RunReport | None = None  # what the last optimize() actually ran
+        self._interrupted = False  # the current run ended with Ctrl-C
         self._runner = EagerRunner()  # replaced while optimize() runs
         self._resolved: dict[Target, nn.Module] = {}
         self.targets = loss_function.target
@@ -136,6 +134,11 @@ class InputOptimization:
 
     def _forward(self) -> None:
         image = self.input_param()
+        if isinstance(image, torch.Tensor) and image.dim() == 3:  # channels would read as rows
+            raise ValueError(
+                f"input_param returned a 3-D image {list(image.shape)}; images are "
+                "[batch, channels, height, width]: add the batch dimension (image[None])."
+            )
         if isinstance(image, torch.Tensor) and type(image) is not torch.Tensor:
             # Tensor subclasses (ImageTensor) dispatch every op through Python; the transforms
             # and the model only need the data, so drop the subclass (the graph is kept).
@@ -162,16 +165,6 @@ class InputOptimization:
         values: dict[Target, torch.Tensor | None] = dict(outputs)
         values.update({given: outputs[module] for given, module in self._resolved.items()})
         return self.loss_function(values)
-
-    def _warn_if_training(self) -> None:
-        mode_dependent = (isinstance(m, _MODE_DEPENDENT) for m in self.model.modules())
-        if self._model_given and self.model.training and any(mode_dependent):
-            warnings.warn(
-                f"{type(self.model).__name__} is in training mode, so dropout and batch "
-                "normalisation behave as in training (and batch-norm statistics get updated). "
-                "Call model.eval() before rendering.",
-                stacklevel=3,
-            )
 
     def optimize(
         self,
@@ -233,7 +226,8 @@ class InputOptimization:
         runner: EagerRunner,
     ) -> torch.Tensor:
         """:meth:`optimize` with its settings resolved; ``runner`` runs the steps."""
-        self._warn_if_training()
+        if self._model_given:
+            warn_if_training(self.model)
         history: list[torch.Tensor] = []
         params = list(self.parameters())
         self._runner = runner
@@ -252,25 +246,34 @@ class InputOptimization:
             inline = fast.check_finite_every == 1 and not runner.captures
             finite = FiniteCheck(history, fast.check_finite_every, inline)
             summarize = runner.summarize(summarize)
-            step = runner.stepper(partial(self._step, optimizer, summarize, finite), optimizer)
+            step = runner.stepper(
+                partial(self._step, optimizer, summarize, finite, params), optimizer
+            )
+            self._interrupted = False
             try:
                 while stop_criteria(len(history), self, history, optimizer):
                     history.append(step().detach().clone())
                     finite.after_step()
             except KeyboardInterrupt:
+                self._interrupted = True  # reported in last_run; the caller decides what next
                 logger.warning("Interrupted after %d steps; returning the history.", len(history))
             finite.finish()
         return torch.stack(history) if history else torch.empty(0)
 
     def _step(
-        self, optimizer: torch.optim.Optimizer, summarize: Summarize, finite: FiniteCheck
+        self,
+        optimizer: torch.optim.Optimizer,
+        summarize: Summarize,
+        finite: FiniteCheck,
+        params: list[nn.Parameter],
     ) -> torch.Tensor:
         """One optimisation step; returns the summarised objective before the update."""
         optimizer.zero_grad()
         value = summarize(self.loss())
-        finite.before_update(value)
         value.backward()
+        finite.before_update(value, params)  # a non-finite step is never applied
         optimizer.step()
+        finite.after_update(params)
         return value
 
     def _end_run(
@@ -280,7 +283,8 @@ class InputOptimization:
         fast: ResolvedFastPath,
         history: list[torch.Tensor],
     ) -> None:
-        self.last_run = self._runner.report(len(history), loop=fast)
+        report = self._runner.report(len(history), loop=fast)
+        self.last_run = replace(report, interrupted=self._interrupted)
         self.cleanup()
         self._runner = EagerRunner()
         self.transform = transform

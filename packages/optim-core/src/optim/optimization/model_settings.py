@@ -1,6 +1,6 @@
-"""Temporary model settings for a render: frozen parameters, channels_last weights.
+"""Model settings for a render: frozen parameters, channels_last weights, the training-mode check.
 
-Both are undone when the context exits, on every exit path.
+The two settings are undone when their context exits, on every exit path.
 
 Example:
     >>> import torch.nn as nn
@@ -14,13 +14,32 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-__all__ = ["channels_last_parameters", "frozen_parameters"]
+__all__ = ["channels_last_parameters", "frozen_parameters", "warn_if_training"]
+
+# Modules whose forward differs between train() and eval().
+_MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
+
+
+def warn_if_training(model: nn.Module) -> None:
+    """Warn when ``model`` is in training mode and has layers that behave differently then.
+
+    Example:
+        >>> warn_if_training(nn.Sequential(nn.BatchNorm2d(3)).eval())  # silent in eval mode
+    """
+    if model.training and any(isinstance(m, _MODE_DEPENDENT) for m in model.modules()):
+        warnings.warn(
+            f"{type(model).__name__} is in training mode, so dropout and batch "
+            "normalisation behave as in training (and batch-norm statistics get updated). "
+            "Call model.eval() before rendering.",
+            stacklevel=4,
+        )
 
 
 @contextmanager

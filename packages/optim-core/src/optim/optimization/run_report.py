@@ -34,6 +34,7 @@ class RunReport:
         loss_scale: the factor the objective's gradient was scaled by (1.0: none).
         eager_steps: completed steps run as Python (warm-up steps included).
         replayed_steps: completed steps replayed from the captured graph.
+        interrupted: Ctrl-C (KeyboardInterrupt) ended the run before its stop criterion.
     """
 
     device: str = "cpu"
@@ -46,6 +47,7 @@ class RunReport:
     loss_scale: float = 1.0
     eager_steps: int = 0
     replayed_steps: int = 0
+    interrupted: bool = False
 
     @property
     def steps(self) -> int:

@@ -63,12 +63,14 @@ class EngineRun:
         ran: what actually ran (:meth:`~optim.optimization.RunReport.describe`): eager or
             CUDA graph, fused transforms or not, autocast, channels_last.
         wall_time_s: seconds spent optimising.
+        interrupted: Ctrl-C ended the run early (``history`` has the steps that ran).
     """
 
     images: torch.Tensor
     history: torch.Tensor
     ran: dict[str, Any]
     wall_time_s: float
+    interrupted: bool = False
 
 
 @contextmanager
@@ -167,8 +169,14 @@ def optimize_image(
 
     Returns:
         An :class:`EngineRun`. Hooks exist only during the run and are removed on every exit.
+        Ctrl-C ends the run early (``EngineRun.interrupted``).
+
+    Raises:
+        NotFiniteError: the objective or its gradient became NaN/inf; the update of that
+            step was not applied, and the error's ``run`` attribute holds the
+            :class:`EngineRun` of the last good state.
     """
-    from optim.optimization import InputOptimization, NSteps, StepRecord
+    from optim.optimization import InputOptimization, NotFiniteError, NSteps, StepRecord
 
     render_device = resolve_device(model, device)
     per_step = StepRecord(steps)
@@ -187,19 +195,32 @@ def optimize_image(
         transforms = transforms.to(render_device) if transforms is not None else None
         run = InputOptimization(model, objective, image, transforms)
         started = time.perf_counter()
-        with torch.enable_grad():  # renders need gradients even inside a caller's no_grad()
-            run.optimize(
-                stop_criteria=NSteps(steps, show_progress=False, progress=progress),
-                loss_summarize_fn=summarize,
-                lr=lr,
-                fast_path=fast_path,
+
+        def outcome(good_steps: int | None = None) -> EngineRun:
+            done = run.last_run.steps if run.last_run is not None else 0
+            done = done if good_steps is None else min(done, good_steps)
+            with torch.no_grad():
+                images = image().detach()
+            return EngineRun(
+                images=images,
+                history=per_step.values()[:done].cpu().as_subclass(torch.Tensor),
+                ran=run.last_run.describe() if run.last_run is not None else {},
+                wall_time_s=time.perf_counter() - started,
+                interrupted=run.last_run is not None and run.last_run.interrupted,
             )
-        wall_time = time.perf_counter() - started
-        with torch.no_grad():
-            images = image().detach()
-    ran = run.last_run.describe() if run.last_run is not None else {}
-    history = per_step.values().cpu().as_subclass(torch.Tensor)
-    return EngineRun(images=images, history=history, ran=ran, wall_time_s=wall_time)
+
+        try:
+            with torch.enable_grad():  # renders need gradients even in a caller's no_grad()
+                run.optimize(
+                    stop_criteria=NSteps(steps, show_progress=False, progress=progress),
+                    loss_summarize_fn=summarize,
+                    lr=lr,
+                    fast_path=fast_path,
+                )
+        except NotFiniteError as exc:
+            exc.run = outcome(exc.step)  # the last good image: bad updates were never applied
+            raise
+        return outcome()
 
 
 def evaluate_objective(

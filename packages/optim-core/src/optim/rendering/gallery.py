@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from optim.rendering.files import write_text_atomic
 from optim.rendering.manifest import channel_manifest, layer_manifest, write_manifest
 from optim.rendering.model_source import ModelSource
 from optim.rendering.result import LayerRenderResult, write_png
@@ -25,6 +27,8 @@ from optim.rendering.result import LayerRenderResult, write_png
 __all__ = ["GalleryPaths", "render_index_html", "write_gallery"]
 
 CHANNEL_DIR = "channels"
+_CHANNEL_FILE = re.compile(r"channel_\d+\.(png|json)")
+"""The per-channel files a gallery writes (what ``remove_stale`` may delete)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,15 @@ figcaption .objective { color: #666; }
 .lightbox img { width: min(80vw, 80vh); height: min(80vw, 80vh); image-rendering: pixelated; }
 .lightbox p, .lightbox a { color: #eee; }
 """.strip()
+
+
+def _batches_text(batches: list[list[int]]) -> str:
+    """``"2 batches of 8"``, ``"1 batch of 4"`` or ``"3 batches (8, 8, 2 channels)"``."""
+    sizes = [len(b) for b in batches]
+    noun = "batch" if len(sizes) == 1 else "batches"
+    if len(set(sizes)) == 1:
+        return f"{len(sizes)} {noun} of {sizes[0]}"
+    return f"{len(sizes)} {noun} ({', '.join(map(str, sizes))} channels)"
 
 
 def _format_objective(value: float) -> str:
@@ -121,6 +134,8 @@ def write_gallery(
     out_dir: str | os.PathLike[str],
     model: ModelSource | None = None,
     images_per_row: int | None = None,
+    *,
+    remove_stale: bool = False,
 ) -> GalleryPaths:
     """Write a layer render as a browsable folder.
 
@@ -132,6 +147,8 @@ def write_gallery(
         out_dir: the folder (created if missing).
         model: the registered model's description for the manifests.
         images_per_row: grid width (default: about the square root of the channel count).
+        remove_stale: delete the ``channels/channel_<c>`` files of an earlier gallery in the
+            same folder that this render did not write (so old and new are not mixed).
 
     Returns:
         A :class:`GalleryPaths` with every file written.
@@ -153,6 +170,11 @@ def write_gallery(
             manifests[channel],
             channel_manifest(result, model, channel, images[channel], manifests[channel]),
         )
+    if remove_stale:
+        written = {*images.values(), *manifests.values()}
+        for old in (out / CHANNEL_DIR).glob("channel_*"):
+            if _CHANNEL_FILE.fullmatch(old.name) and old not in written:
+                old.unlink()
     grid = write_png(result.images, out / "grid.png", images_per_row)
     manifest = out / "manifest.json"
     write_manifest(manifest, layer_manifest(result, model, images, grid, manifest))
@@ -161,9 +183,11 @@ def write_gallery(
     height, width_px = result.settings["size"]
     summary = (
         f"{model_name} · {len(result.channels)} channels · {height}x{width_px} px · "
-        f"{result.settings['steps']} steps · seed {result.seed} · batches of "
-        f"{result.settings['batch_size']} · {result.wall_time_s:.1f} s"
+        f"{result.settings['steps']} steps · seed {result.seed} · "
+        f"{_batches_text(result.batches)} · {result.wall_time_s:.1f} s"
     )
+    if result.interrupted:
+        summary += " · interrupted: the channels of unfinished batches are missing"
     entries = [
         (
             channel,
@@ -173,11 +197,10 @@ def write_gallery(
         )
         for index, channel in enumerate(result.channels)
     ]
-    index_path = out / "index.html"
-    index_path.write_text(
+    index_path = write_text_atomic(
+        out / "index.html",
         render_index_html(
             f"{model_name} · {result.layer}", summary, entries, "grid.png", "manifest.json"
         ),
-        encoding="utf-8",
     )
     return GalleryPaths(index_path, grid, manifest, images, manifests)

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from optim.checks import is_int
+from optim.rendering.files import write_text_atomic
 from optim.rendering.model_source import ModelSource, sha256_file
 from optim.rendering.result import LayerRenderResult, RenderResult
 
@@ -133,10 +135,14 @@ def render_manifest(
     manifest = _header("render", model)
     manifest["target"] = result.settings["target"]
     _run(manifest, result, result.spec)
+    history = result.history
     manifest["result"] = {
         "final_objective": result.final_objective,
-        "objective_first_step": float(result.history[0]),
-        "objective_last_step": float(result.history[-1]),
+        "steps_run": len(history),  # fewer than the spec's steps when stopped early
+        "interrupted": result.interrupted,
+        "error": result.error,
+        "objective_first_step": float(history[0]) if len(history) else None,
+        "objective_last_step": float(history[-1]) if len(history) else None,
         "wall_time_s": round(result.wall_time_s, 4),
         "steps_per_s": round(result.steps_per_s, 3),
     }
@@ -165,7 +171,9 @@ def layer_manifest(
     _run(manifest, result, result.spec)
     manifest["result"] = {
         "final_objectives": dict(zip(map(str, result.channels), result.final_objectives)),
-        "batches": result.batches,
+        "batches": result.batches,  # the batches that finished
+        "interrupted": result.interrupted,
+        "error": result.error,
         "wall_time_s": round(result.wall_time_s, 4),
         "steps_per_s": round(result.steps_per_s, 3),
         "channel_steps_per_s": round(result.channel_steps_per_s, 3),
@@ -218,13 +226,13 @@ def channel_manifest(
 
 
 def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
-    """Write ``manifest`` as indented JSON; returns the path.
+    """Write ``manifest`` as indented JSON, atomically; returns the path.
 
     Example:
         >>> write_manifest("out/render.json", manifest)  # doctest: +SKIP
     """
     path = Path(path)
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return path
 
 
@@ -270,4 +278,65 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"Manifest {str(path)!r} has unknown kind {manifest['kind']!r}; "
             f"known: {', '.join(KINDS)}."
         )
+    problem = _shape_problem(manifest)
+    if problem:
+        raise ValueError(
+            f"Manifest {str(path)!r} is damaged: {problem}. Re-create it with `optim render` "
+            "or `optim layer` (a manifest is written by optim, not by hand)."
+        )
     return manifest
+
+
+_STR, _OPT_STR = (str,), (str, type(None))
+_MODEL_FIELDS = {
+    "name": _STR,
+    "pretrained": (bool,),
+    "distribution": _STR,
+    "version": _STR,
+    "weights_file": _OPT_STR,
+    "weights_sha256": _OPT_STR,
+    "state_dict_sha256": _STR,
+}
+_OUTPUT_FIELDS = {
+    "render": {"image": _STR, "image_sha256": _STR},
+    "layer_channel": {"image": _STR, "image_sha256": _STR},
+    "layer": {"grid": _STR, "grid_sha256": _STR, "channels": (dict,)},
+}
+
+
+def _shape_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with the nested fields that re-running relies on, or ``None``."""
+
+    def fields(where: str, value: Any, expected: dict[str, tuple[type, ...]]) -> str | None:
+        if not isinstance(value, dict):
+            return f"{where} must be an object, got {value!r}"
+        for key, kinds in expected.items():
+            if key not in value:
+                return f"{where} lacks {key!r}"
+            if not isinstance(value[key], kinds):
+                names = " or ".join(k.__name__ for k in kinds)
+                return f"{where}.{key} must be {names}, got {value[key]!r}"
+        return None
+
+    kind = manifest["kind"]
+    checks = [
+        ("settings", manifest["settings"], {}),
+        ("environment", manifest["environment"], {}),
+        ("outputs", manifest["outputs"], _OUTPUT_FIELDS[kind]),
+    ]
+    if manifest["model"] is not None:
+        checks.append(("model", manifest["model"], _MODEL_FIELDS))
+    if manifest.get("spec") is not None:
+        checks.append(("spec", manifest["spec"], {}))
+    for where, value, expected in checks:
+        problem = fields(where, value, expected)
+        if problem:
+            return problem
+    if kind == "layer":
+        for channel, entry in manifest["outputs"]["channels"].items():
+            problem = fields(f"outputs.channels.{channel}", entry, _OUTPUT_FIELDS["render"])
+            if problem:
+                return problem
+    if kind == "layer_channel" and not is_int(manifest.get("channel")):
+        return f"channel must be an int, got {manifest.get('channel')!r}"
+    return None

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from optim.rendering.engine import evaluate_objective, optimize_image, progress_bar, resolve_device
-from optim.rendering.objective import unit_objective
+from optim.optimization.finite_check import NotFiniteError
+from optim.rendering.engine import (
+    EngineRun,
+    evaluate_objective,
+    optimize_image,
+    progress_bar,
+    resolve_device,
+)
+from optim.rendering.objective import default_objective, unit_objective
 from optim.rendering.pipeline import build_image, build_transforms
 from optim.rendering.result import RenderResult
 from optim.rendering.spec import NO_TRANSFORMS, RenderSpec, describe_object
@@ -174,11 +181,15 @@ def render(
 
     Returns:
         A :class:`RenderResult` with the images, the objective per step, the final objective,
-        the spec it ran and what ran (``result.ran``: eager or CUDA graph, fused transforms).
+        the spec it ran (objective name and seed resolved) and what ran (``result.ran``: eager
+        or CUDA graph, fused transforms). Ctrl-C ends the render early: the result then has
+        ``interrupted=True`` and the steps that ran.
 
     Raises:
         ValueError: unknown layer (closest names listed), channel or position out of range
             (valid range given), or an invalid setting (the message names it).
+        NotFiniteError: the objective or its gradient became NaN/inf; ``error.result`` is
+            the :class:`RenderResult` of the last good image.
 
     Example:
         >>> result = render(model, "features.4:7", size=64, steps=32, seed=1)  # doctest: +SKIP
@@ -228,6 +239,7 @@ def render_spec(
         objective, keep_size = inputs.objective, False
     else:
         unit = spec.unit
+        spec = spec.replace(objective=spec.objective or default_objective(unit))
         objective = unit_objective(model, unit, size=spec.size, objective=spec.objective)
         keep_size = unit.is_neuron  # a neuron's position only means something at a fixed size
 
@@ -241,10 +253,27 @@ def render_spec(
             model, objective, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
             device=device, progress=progress, fast_path=fast_path,
         )  # fmt: skip
+    except NotFiniteError as exc:  # the last good image goes with the error
+        exc.result = _result(model, objective, spec, keep_size, exc.run, error=str(exc))
+        raise
     finally:
         progress.close()
+    return _result(model, objective, spec, keep_size, run)
+
+
+def _result(
+    model: nn.Module,
+    objective: Any,
+    spec: RenderSpec,
+    keep_size: bool,
+    run: EngineRun,
+    error: str | None = None,
+) -> RenderResult:
     final = evaluate_objective(model, objective, run.images)
-    final_objective = float(final.mean()) if final is not None else float(run.history[-1])
+    if final is not None:
+        final_objective = float(final.mean())
+    else:
+        final_objective = float(run.history[-1]) if len(run.history) else float("nan")
     settings = {
         **spec.to_dict(),
         "transforms_keep_size": keep_size,
@@ -259,4 +288,6 @@ def render_spec(
         wall_time_s=run.wall_time_s,
         spec=spec,
         ran=run.ran,
+        interrupted=run.interrupted,
+        error=error,
     )

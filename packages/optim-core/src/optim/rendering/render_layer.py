@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from optim.rendering.engine import evaluate_objective, optimize_image, progress_bar, resolve_device
+from optim.optimization.finite_check import NotFiniteError
+from optim.rendering.engine import (
+    EngineRun,
+    evaluate_objective,
+    optimize_image,
+    progress_bar,
+    resolve_device,
+)
 from optim.rendering.objective import layer_channel_count, layer_output, objective_for
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms
@@ -192,9 +199,11 @@ def render_layer_spec(
             f"Channel {outside[0]} is out of range for layer {layer!r}, which has {count} "
             f"channels: use 0..{count - 1}."
         )
-    spec = spec.with_seed().replace(device=str(device), channels=tuple(chosen))
+    spec = spec.with_seed().replace(
+        device=str(device), channels=tuple(chosen), objective=spec.objective or "channel_activation"
+    )
     batches = [chosen[i : i + spec.batch_size] for i in range(0, len(chosen), spec.batch_size)]
-    images, histories, finals, ran, wall_time = [], [], [], {}, 0.0
+    done = _Done()
     progress = progress_bar(
         spec.steps * len(batches), f"{layer} ({len(chosen)} channels)", show_progress
     )
@@ -207,26 +216,58 @@ def render_layer_spec(
                 image = _slot_images(parameterization, spec.size, slots, spec.seed)
                 return image, build_transforms(inputs.transforms or spec.transforms)
 
-            run = optimize_image(
-                model, combined, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
-                device=device, progress=progress, fast_path=fast_path, record="per_slot",
-            )  # fmt: skip
-            images.append(run.images.as_subclass(torch.Tensor).float().cpu())
-            histories.append(run.history)
-            finals.extend(evaluate_objective(model, combined, run.images).tolist())
-            ran, wall_time = ran or run.ran, wall_time + run.wall_time_s
+            try:
+                run = optimize_image(
+                    model, combined, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
+                    device=device, progress=progress, fast_path=fast_path, record="per_slot",
+                )  # fmt: skip
+            except NotFiniteError as exc:  # the batches that finished go with the error
+                exc.result = done.result(layer, spec, error=f"channels {batch}: {exc}")
+                raise
+            if run.interrupted:  # Ctrl-C: stop the job, keep the batches that finished
+                done.interrupted = True
+                break
+            done.add(batch, run, evaluate_objective(model, combined, run.images).tolist())
     finally:
         progress.close()
-    return LayerRenderResult(
-        layer=layer,
-        channels=chosen,
-        images=torch.cat(images),
-        history=torch.cat(histories, dim=1),
-        final_objectives=[float(v) for v in finals],
-        batches=batches,
-        seed=spec.seed,
-        settings={**spec.to_dict(), "layer": layer},
-        wall_time_s=wall_time,
-        spec=spec,
-        ran=ran,
-    )
+    if not done.batches:
+        raise KeyboardInterrupt  # interrupted before any batch finished: nothing to keep
+    return done.result(layer, spec)
+
+
+class _Done:
+    """The finished batches of a layer job."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.images: list[torch.Tensor] = []
+        self.histories: list[torch.Tensor] = []
+        self.finals: list[float] = []
+        self.ran: dict = {}
+        self.wall_time = 0.0
+        self.interrupted = False
+
+    def add(self, batch: list[int], run: EngineRun, finals: list[float]) -> None:
+        self.batches.append(batch)
+        self.images.append(run.images.as_subclass(torch.Tensor).float().cpu())
+        self.histories.append(run.history)
+        self.finals.extend(float(v) for v in finals)
+        self.ran = self.ran or run.ran
+        self.wall_time += run.wall_time_s
+
+    def result(self, layer: str, spec: RenderSpec, error: str | None = None) -> LayerRenderResult:
+        return LayerRenderResult(
+            layer=layer,
+            channels=[c for batch in self.batches for c in batch],
+            images=torch.cat(self.images) if self.images else torch.empty(0, 3, *spec.size),
+            history=torch.cat(self.histories, dim=1) if self.histories else torch.empty(0, 0),
+            final_objectives=self.finals,
+            batches=self.batches,
+            seed=spec.seed,
+            settings={**spec.to_dict(), "layer": layer},
+            wall_time_s=self.wall_time,
+            spec=spec,
+            ran=self.ran,
+            interrupted=self.interrupted,
+            error=error,
+        )

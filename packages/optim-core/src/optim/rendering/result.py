@@ -29,7 +29,7 @@ __all__ = ["LayerRenderResult", "RenderResult", "write_png"]
 def write_png(
     images: torch.Tensor, path: str | os.PathLike[str], images_per_row: int | None = None
 ):
-    """Save ``[B, 3, H, W]`` images in [0, 1] as one PNG (a grid when B > 1).
+    """Save ``[B, 3, H, W]`` images in [0, 1] as one PNG (a grid when B > 1), atomically.
 
     The bytes depend only on the pixels, so equal images give byte-identical files.
 
@@ -37,14 +37,17 @@ def write_png(
         >>> write_png(torch.zeros(1, 3, 4, 4), "black.png")  # doctest: +SKIP
     """
     from optim.image_utils import save_tensor_as_image
+    from optim.rendering.files import write_atomic
 
     if images.dim() != 4:
         raise ValueError(f"Expected [B, C, H, W] images, got shape {list(images.shape)}.")
     path = Path(path)
     if images.shape[0] > 1 and images_per_row is None:
         images_per_row = math.ceil(math.sqrt(images.shape[0]))
-    save_tensor_as_image(images.detach().cpu(), str(path), images_per_row=images_per_row)
-    return path
+    pixels = images.detach().cpu()
+    return write_atomic(
+        path, lambda temp: save_tensor_as_image(pixels, str(temp), images_per_row=images_per_row)
+    )
 
 
 def _steps_per_second(steps: int, seconds: float) -> float:
@@ -66,6 +69,9 @@ class RenderResult:
         spec: the :class:`~optim.rendering.RenderSpec` that ran (seed and device resolved).
         ran: what actually ran (eager or CUDA graph, fused transforms, autocast), as
             :meth:`optim.optimization.RunReport.describe` gives it.
+        interrupted: Ctrl-C stopped the render: ``history`` has the steps that ran.
+        error: why the render stopped early (a non-finite objective or gradient); the images
+            are then the last good ones.
     """
 
     images: torch.Tensor
@@ -76,6 +82,8 @@ class RenderResult:
     wall_time_s: float = 0.0
     spec: RenderSpec | None = None
     ran: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+    error: str | None = None
 
     @property
     def steps_per_s(self) -> float:
@@ -107,6 +115,9 @@ class LayerRenderResult:
         wall_time_s: seconds spent optimising, all batches together.
         spec: the :class:`~optim.rendering.RenderSpec` that ran (``target`` is the layer).
         ran: what actually ran (of the first batch; every batch runs the same way).
+        interrupted: Ctrl-C stopped the job: only the batches that finished are here.
+        error: why the job stopped early (a non-finite objective or gradient); only the
+            batches that finished before are here.
     """
 
     layer: str
@@ -120,6 +131,8 @@ class LayerRenderResult:
     wall_time_s: float = 0.0
     spec: RenderSpec | None = None
     ran: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+    error: str | None = None
 
     @property
     def steps_per_s(self) -> float:
