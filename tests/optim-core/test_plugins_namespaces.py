@@ -121,7 +121,11 @@ def test_registered_names_take_precedence_over_namespaces(shapes):
         plugins.remove_plugin(plugin)
 
 
-def test_same_namespace_from_two_distributions_is_an_error_naming_both(shapes):
+def test_same_namespace_from_two_distributions_is_an_error_naming_both_in_strict_mode(
+    shapes, monkeypatch
+):
+    monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
+
     class Other:
         @staticmethod
         @hookimpl

@@ -145,7 +145,9 @@ def test_autoload_can_be_disabled(site, monkeypatch):
     assert "channel_activation" in names  # core's built-ins do not need entry points
 
 
-def test_same_name_from_two_distributions_is_an_error_naming_both(site):
+def test_same_name_from_two_distributions_is_an_error_naming_both_in_strict_mode(site, monkeypatch):
+    # By default a clash is a warning and the first name is kept (test_plugins_isolation.py).
+    monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
     _fake_distribution(
         site, "fakeplug-one", "1.0", "fakeplug_one", GOOD.format(module="fakeplug_one")
     )
@@ -159,7 +161,8 @@ def test_same_name_from_two_distributions_is_an_error_naming_both(site):
     assert "fakeplug-two 2.0" in str(info.value)
 
 
-def test_clash_with_a_core_name_is_an_error(site):
+def test_clash_with_a_core_name_is_an_error_in_strict_mode(site, monkeypatch):
+    monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
     _fake_distribution(
         site,
         "fakeplug-steal",

@@ -77,6 +77,24 @@ def _plugin_distribution(name: str) -> str:
     return f"optim-{name.split('.')[0]}"
 
 
+def _pip_install(dist: str, options: str = "") -> str:
+    """How to install ``dist``: from the package index, and for optim's own distributions also
+    from a clone of the repository, which ships them under ``packages/``.
+
+    Example:
+        >>> print(_pip_install("optim-models"))  # doctest: +NORMALIZE_WHITESPACE
+        pip install optim-models (or, from a clone of the optim repository:
+        pip install ./packages/optim-models)
+    """
+    command = f"pip install {options}{dist}"
+    if dist.removeprefix("optim-") not in _FIRST_PARTY_PLUGINS:
+        return command
+    return (
+        f"{command} (or, from a clone of the optim repository: "
+        f"pip install {options}./packages/{dist})"
+    )
+
+
 @functools.cache
 def _plugin_modules() -> dict[str, tuple[str, str]]:
     """``{name: (module, distribution)}`` from the installed ``optim.modules`` entry points.
@@ -114,7 +132,7 @@ def _import_plugin_module(name: str) -> Any:
             raise
         raise ImportError(
             f"`optim.{name}` is declared by {dist}, but {module_name} cannot be imported; "
-            f"the install looks broken. Fix it with: pip install --force-reinstall {dist}"
+            f"the install looks broken. Fix it with: {_pip_install(dist, '--force-reinstall ')}"
         ) from exc
 
 
@@ -123,7 +141,7 @@ def _missing(name: str) -> Exception:
         dist = _plugin_distribution(name)
         return ImportError(
             f"`optim.{name}` is provided by the {dist} distribution, which is not installed. "
-            f"Fix it with: pip install {dist}"
+            f"Fix it with: {_pip_install(dist)}"
         )
     hint = ""
     if not name.startswith("_"):
@@ -135,7 +153,9 @@ def _missing(name: str) -> Exception:
 
 
 def _public_names() -> set[str]:
-    return {*_BASE_ALL, *_plugin_modules()}
+    # The first-party plugin modules are listed even when not installed: using one then
+    # says which distribution to install.
+    return {*_BASE_ALL, *_FIRST_PARTY_PLUGINS, *_plugin_modules()}
 
 
 def __getattr__(name: str) -> Any:

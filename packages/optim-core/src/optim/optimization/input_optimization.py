@@ -195,11 +195,12 @@ class InputOptimization:
                 graph has a contract: see :mod:`optim.optimization.step_runner`.
 
         Returns:
-            The summarised value of every completed step, shape ``[steps]`` (or
-            ``[steps, ...]`` for a non-scalar summary).
+            The summarised value (the loss minimised: ``-objective`` with the default summary;
+            renders report the objective) of every completed step, shape ``[steps]``.
 
         Raises:
-            RuntimeError: If the objective becomes NaN or infinite; names the step.
+            NotFiniteError: the objective or its gradient became NaN/inf (names the step;
+                the input keeps its last good state).
         """
         self.last_run = None
         if stop_criteria is None:

@@ -41,6 +41,19 @@ class PluginLoadWarning(UserWarning):
     """A plugin failed to load and was skipped (set OPTIM_STRICT_PLUGINS=1 to make it an error)."""
 
 
+class PluginClashWarning(PluginLoadWarning):
+    """A plugin registered a name that another one (or optim-core) registered first; the first
+    registration was kept and the clashing one skipped (OPTIM_STRICT_PLUGINS=1: an error)."""
+
+
+class PluginImportError(PluginError, ImportError):
+    """The ``"module:attr"`` target of a registered name could not be imported.
+
+    It is also an ``ImportError``, so that callers reporting bad input (the CLI prints those as
+    one line) report it too.
+    """
+
+
 class IncompatiblePluginError(PluginError):
     """A plugin states a plugin API version (``OPTIM_PLUGIN_API``) this optim-core lacks."""
 
@@ -59,9 +72,26 @@ class Entry:
     _resolved: Any = field(default=None, repr=False, compare=False)
 
     def load(self) -> Any:
-        """Return the registered object, importing ``"module:attr"`` targets on first use."""
+        """Return the registered object, importing ``"module:attr"`` targets on first use.
+
+        Raises:
+            PluginImportError: the target cannot be imported, whatever the import raised
+                (``sys.exit()`` included; only ``KeyboardInterrupt`` passes through).
+        """
         if self._resolved is None:
-            self._resolved = _resolve(self.target) if isinstance(self.target, str) else self.target
+            if not isinstance(self.target, str):
+                self._resolved = self.target
+            else:
+                try:
+                    self._resolved = _resolve(self.target)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    raise PluginImportError(
+                        f"The {self.kind} name {self.name!r} from {self.distribution} "
+                        f"{self.version} (plugin {self.plugin!r}) points to {self.target!r}, "
+                        f"which cannot be imported: {describe_error(exc)}"
+                    ) from exc
         return self._resolved
 
     def as_dict(self) -> dict[str, str]:
@@ -102,14 +132,16 @@ class Namespace:
             return None
         if self._names is None:
             source = self.names_source
-            source = _resolve(source) if isinstance(source, str) else source
-            self._names = sorted(source())
+            source = _call_plugin_code(_resolve, source) if isinstance(source, str) else source
+            self._names = sorted(_call_plugin_code(source))
         return self._names
 
     def resolve(self, name: str) -> Any:
         """What the resolver returns for ``name`` (an object or a ``"module:attr"`` string)."""
-        resolver = _resolve(self.resolver) if isinstance(self.resolver, str) else self.resolver
-        return resolver(name)
+        resolver = self.resolver
+        if isinstance(resolver, str):
+            resolver = _call_plugin_code(_resolve, resolver)
+        return _call_plugin_code(resolver, name)
 
     def as_dict(self) -> dict[str, str]:
         resolver = self.resolver if isinstance(self.resolver, str) else _qualname(self.resolver)
@@ -123,6 +155,50 @@ class Namespace:
             "description": self.description,
             "namespace": self.namespace,
         }
+
+
+class PluginCodeExit(Exception):
+    """Plugin code raised a ``BaseException`` that is not an ``Exception`` (``SystemExit``, a
+    custom ``BaseException``, ...): wrapped so that ordinary error handling isolates it."""
+
+
+def _call_plugin_code(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``: plugin code, whose ``sys.exit()`` (or any other
+    ``BaseException`` but ``KeyboardInterrupt``) becomes a :class:`PluginCodeExit`."""
+    try:
+        return function(*args, **kwargs)
+    except (Exception, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise PluginCodeExit(describe_error(exc)) from exc
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message"`` of what plugin code raised (``sys.exit()`` said as such)."""
+    exc = _unwrap(exc)
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """What plugin code raised: the ``SystemExit`` behind a :class:`PluginCodeExit`."""
+    if isinstance(exc, PluginCodeExit) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
+def autoload_disabled() -> bool:
+    """Whether ``OPTIM_DISABLE_PLUGIN_AUTOLOAD`` is set (then no installed plugin is loaded)."""
+    return _truthy(DISABLE_ENV)
+
+
+AUTOLOAD_DISABLED_NOTE = (
+    f"{DISABLE_ENV} is set, so no installed plugin is loaded (optim-models' models neither): "
+    f"only {CORE_DISTRIBUTION}'s built-ins and plugins added in-process are registered. Unset "
+    "it to use the names of installed plugins."
+)
+"""What lookup errors and ``optim plugins`` say while plugin autoload is disabled."""
 
 
 def _qualname(obj: Any) -> str:
@@ -189,10 +265,66 @@ def check_plugin_api(module: object, plugin: str, dist: str, version: str) -> No
 
 
 @dataclass
+class Clash:
+    """A registration skipped because its name was taken: the first registration is kept.
+
+    ``kept`` is the :class:`Entry` (or :class:`Namespace`) that stays registered; the
+    ``skipped_*`` fields describe the registration that was dropped.
+    """
+
+    kind: str
+    name: str
+    kept: Entry | Namespace
+    skipped_distribution: str
+    skipped_version: str
+    skipped_plugin: str
+    skipped_target: str
+
+    @property
+    def is_namespace(self) -> bool:
+        """Whether the clash is on a namespace (``"<namespace>/<name>"``), not a name."""
+        return isinstance(self.kept, Namespace)
+
+    @property
+    def what(self) -> str:
+        """``"objectives name 'x'"`` or ``"models namespace 'x'"``."""
+        role = "namespace" if self.is_namespace else "name"
+        return f"{self.kind} {role} {self.name!r}"
+
+    def message(self) -> str:
+        """Both sides of the clash: distributions, versions and plugins."""
+        kept = self.kept
+        return (
+            f"The {self.what} is registered twice: by {kept.distribution} {kept.version} "
+            f"(plugin {kept.plugin!r}) and by {self.skipped_distribution} "
+            f"{self.skipped_version} (plugin {self.skipped_plugin!r})."
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        """The skipped registration (``optim plugins --json`` lists it with the kept row)."""
+        return {
+            "distribution": self.skipped_distribution,
+            "version": self.skipped_version,
+            "plugin": self.skipped_plugin,
+            "target": self.skipped_target,
+        }
+
+
+@dataclass
 class _State:
     entries: dict[str, dict[str, Entry]]
     namespaces: dict[str, dict[str, Namespace]]
     resolved: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    autoload: bool = True
+
+
+@dataclass
+class _Staged:
+    """What one plugin registers, committed only when all of its hooks succeed."""
+
+    entries: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    namespaces: dict[str, dict[str, Namespace]] = field(default_factory=dict)
+    clashes: list[Clash] = field(default_factory=list)
 
 
 class Registry:
@@ -200,6 +332,13 @@ class Registry:
 
     Discovery runs on first access and is cached; :meth:`refresh` runs it again (for
     example after installing a plugin in the same process).
+
+    One plugin cannot take the others down: a plugin whose import or hook fails (any
+    exception, ``sys.exit()`` included; only ``KeyboardInterrupt`` stops discovery) is skipped
+    with a :class:`PluginLoadWarning` and listed in :attr:`failed`; a name registered twice
+    keeps its first registration (optim-core's built-ins come first) and the clashing one is
+    skipped with a :class:`PluginClashWarning` and listed in :attr:`clashes`.
+    ``OPTIM_STRICT_PLUGINS=1`` turns both into a :class:`PluginError`.
     """
 
     def __init__(self) -> None:
@@ -207,6 +346,7 @@ class Registry:
         self._state: _State | None = None
         self._extra_plugins: list[tuple[object, str, str, str]] = []
         self.failed: list[tuple[str, str, str, BaseException]] = []
+        self.clashes: list[Clash] = []
 
     # ---- discovery -------------------------------------------------------------------
     def refresh(self) -> None:
@@ -220,12 +360,19 @@ class Registry:
                 self._state = self._discover()
             return self._state
 
+    @property
+    def autoload_disabled(self) -> bool:
+        """Whether discovery skipped installed plugins (``OPTIM_DISABLE_PLUGIN_AUTOLOAD``)."""
+        return not self._ensure_loaded().autoload
+
     def _discover(self) -> _State:
         state = _State(
             entries={kind: {} for kind in hookspecs.KINDS},
             namespaces={kind: {} for kind in hookspecs.KINDS},
+            autoload=not autoload_disabled(),
         )
         self.failed = []
+        self.clashes = []
         pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         pm.add_hookspecs(hookspecs)
 
@@ -234,40 +381,75 @@ class Registry:
         plugins: list[tuple[object, str, str, str]] = [
             (builtin, "optim-core", CORE_DISTRIBUTION, _distribution_version(CORE_DISTRIBUTION))
         ]
-        if not _truthy(DISABLE_ENV):
+        if state.autoload:
             plugins.extend(self._load_entry_points())
         plugins.extend(self._extra_plugins)
 
-        hooks = [
-            *(
-                (hook, _Registrar(state.entries[kind], kind))
-                for kind, hook in hookspecs.KINDS.items()
-            ),
-            (hookspecs.NAMESPACES_HOOK, _NamespaceRegistrar(state.namespaces)),
-        ]
-        for module, plugin_name, dist, version in plugins:
-            try:
-                check_plugin_api(module, plugin_name, dist, version)
-            except IncompatiblePluginError as exc:
-                self._fail(plugin_name, dist, version, exc)
+        for index, (module, plugin_name, dist, version) in enumerate(plugins):
+            if pm.is_registered(module):  # the same module object twice: ignore
                 continue
             try:
-                pm.register(module, name=f"{dist}:{plugin_name}")
-            except ValueError:  # the same module object registered twice: ignore
-                continue
-            for hook_name, register in hooks:
-                caller = pm.subset_hook_caller(
-                    hook_name, remove_plugins=[p for p in pm.get_plugins() if p is not module]
+                source = (plugin_name, dist, version)
+                staged = self._run_plugin(
+                    pm, state, module, f"{dist}:{plugin_name}:{index}", source
                 )
-                register.plugin, register.dist, register.version = plugin_name, dist, version
-                try:
-                    caller(register=register)
-                except PluginError:
-                    raise
-                except Exception as exc:
-                    self._fail(plugin_name, dist, version, exc)
-                    break
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                if pm.is_registered(module):
+                    pm.unregister(module)
+                self._fail(plugin_name, dist, version, _unwrap(exc))
+                continue
+            self._commit(state, staged)
         return state
+
+    def _run_plugin(
+        self,
+        pm: pluggy.PluginManager,
+        state: _State,
+        module: object,
+        pm_name: str,
+        source: tuple[str, str, str],
+    ) -> _Staged:
+        """Check, register and call one plugin's hooks; what it registered, uncommitted."""
+        plugin_name, dist, version = source
+        _call_plugin_code(check_plugin_api, module, plugin_name, dist, version)
+        _call_plugin_code(pm.register, module, name=pm_name)
+        staged = _Staged()
+        others = [p for p in pm.get_plugins() if p is not module]
+        registrars: list[tuple[str, Any]] = [
+            (hook, _Registrar(state.entries[kind], staged, kind, source))
+            for kind, hook in hookspecs.KINDS.items()
+        ]
+        registrars.append(
+            (hookspecs.NAMESPACES_HOOK, _NamespaceRegistrar(state.namespaces, staged, source))
+        )
+        for hook_name, register in registrars:
+            caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+            _call_plugin_code(caller, register=register)
+        return staged
+
+    def _commit(self, state: _State, staged: _Staged) -> None:
+        """Add one plugin's registrations; report its clashes (strict mode: raise)."""
+        for clash in staged.clashes:
+            message = clash.message()
+            if _truthy(STRICT_ENV):
+                raise PluginError(
+                    f"{message} Uninstall one of them or ask its author to rename it "
+                    f"({STRICT_ENV} is set)."
+                )
+            self.clashes.append(clash)
+            warnings.warn(
+                f"{message} Kept {clash.kept.distribution}'s and skipped "
+                f"{clash.skipped_distribution}'s; uninstall one of them or ask its author to "
+                f"rename it. Set {STRICT_ENV}=1 to make this an error.",
+                PluginClashWarning,
+                stacklevel=4,
+            )
+        for kind, table in staged.entries.items():
+            state.entries[kind].update(table)
+        for kind, table in staged.namespaces.items():
+            state.namespaces[kind].update(table)
 
     def _load_entry_points(self) -> list[tuple[object, str, str, str]]:
         loaded = []
@@ -275,9 +457,11 @@ class Registry:
             dist = ep.dist.name if ep.dist is not None else "unknown"
             version = ep.dist.version if ep.dist is not None else "unknown"
             try:
-                module = ep.load()
-            except Exception as exc:
-                self._fail(ep.name, dist, version, exc)
+                module = _call_plugin_code(ep.load)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._fail(ep.name, dist, version, _unwrap(exc))
                 continue
             loaded.append((module, ep.name, dist, version))
         return loaded
@@ -285,7 +469,7 @@ class Registry:
     def _fail(self, plugin: str, dist: str, version: str, exc: BaseException) -> None:
         message = (
             f"optim plugin {plugin!r} from {dist} {version} failed to load and was skipped: "
-            f"{type(exc).__name__}: {exc}"
+            f"{describe_error(exc)}"
         )
         if _truthy(STRICT_ENV):
             raise PluginError(message + f" ({STRICT_ENV} is set)") from exc
@@ -383,6 +567,7 @@ class Registry:
         )
         raise KeyError(
             f"No {kind} named {name!r}.{_closest_hint(name, table)} Valid names: {valid}.{also}"
+            + _state_note(state)
         )
 
     def _resolve_namespaced(self, state: _State, kind: str, name: str) -> Entry:
@@ -394,14 +579,14 @@ class Registry:
             raise KeyError(
                 f"No {kind} named {name!r}: no namespace {prefix!r} is registered for {kind}."
                 f"{_closest_hint(prefix, namespaces)} Namespaces for {kind}: {known}. "
-                f"`optim plugins --kind {kind}` lists every name."
+                f"`optim plugins --kind {kind}` lists every name." + _state_note(state)
             )
         where = f"the {prefix} namespace ({space.distribution} {space.version})"
         try:
             valid = space.names()
         except Exception as exc:
             raise PluginError(
-                f"The names of {where} could not be listed: {type(exc).__name__}: {exc}"
+                f"The names of {where} could not be listed: {describe_error(exc)}"
             ) from exc
         if valid is not None and sub not in valid:
             raise KeyError(
@@ -415,7 +600,7 @@ class Registry:
             raise KeyError(f"No {kind} named {name!r}: {where} says: {message}") from None
         except Exception as exc:
             raise PluginError(
-                f"Resolving {name!r} through {where} failed: {type(exc).__name__}: {exc}"
+                f"Resolving {name!r} through {where} failed: {describe_error(exc)}"
             ) from exc
         if isinstance(target, str) and ":" not in target:
             raise PluginError(
@@ -435,53 +620,72 @@ class Registry:
         return self.info(kind, name).distribution
 
 
+def _state_note(state: _State) -> str:
+    return "" if state.autoload else f" {AUTOLOAD_DISABLED_NOTE}"
+
+
 def _closest_hint(name: str, choices: Any) -> str:
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 class _Registrar:
-    """The ``register`` callable handed to each plugin's hook for one kind."""
+    """The ``register`` callable handed to one plugin's hook for one kind.
 
-    plugin: str = ""
-    dist: str = ""
-    version: str = ""
+    Registrations are staged (committed when every hook of the plugin succeeded); a name
+    already taken with another target is recorded as a :class:`Clash` and skipped.
+    """
 
-    def __init__(self, table: dict[str, Entry], kind: str) -> None:
-        self._table, self._kind = table, kind
+    def __init__(
+        self,
+        table: dict[str, Entry],
+        staged: _Staged,
+        kind: str,
+        source: tuple[str, str, str],
+    ) -> None:
+        self._table, self._staged, self._kind = table, staged, kind
+        self.plugin, self.dist, self.version = source
 
     def __call__(self, name: str, obj: Any, description: str | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Plugin names must be non-empty strings, got {name!r}")
         if isinstance(obj, str) and ":" not in obj:
             raise ValueError(f"String targets must look like 'module:attr', got {obj!r}")
-        existing = self._table.get(name)
+        staged = self._staged.entries.setdefault(self._kind, {})
+        existing = staged.get(name) or self._table.get(name)
         if existing is not None:
-            if _same_target(existing.target, obj):
-                return  # the same object registered twice is harmless
-            raise PluginError(
-                f"The {self._kind} name {name!r} is registered twice: by "
-                f"{existing.distribution} {existing.version} (plugin {existing.plugin!r}) and by "
-                f"{self.dist} {self.version} (plugin {self.plugin!r}). "
-                "Uninstall one of them or ask its author to rename it."
-            )
+            if not _same_target(existing.target, obj):
+                self._staged.clashes.append(
+                    Clash(
+                        self._kind,
+                        name,
+                        existing,
+                        self.dist,
+                        self.version,
+                        self.plugin,
+                        obj if isinstance(obj, str) else _qualname(obj),
+                    )
+                )
+            return  # the same object registered twice is harmless
         if not description and not isinstance(obj, str):
             doc = (getattr(obj, "__doc__", None) or "").strip()
             description = doc.splitlines()[0] if doc else ""
-        self._table[name] = Entry(
+        staged[name] = Entry(
             self._kind, name, obj, self.dist, self.version, self.plugin, description or ""
         )
 
 
 class _NamespaceRegistrar:
-    """The ``register`` callable handed to each plugin's ``register_namespaces`` hook."""
+    """The ``register`` callable handed to one plugin's ``register_namespaces`` hook."""
 
-    plugin: str = ""
-    dist: str = ""
-    version: str = ""
-
-    def __init__(self, tables: dict[str, dict[str, Namespace]]) -> None:
-        self._tables = tables
+    def __init__(
+        self,
+        tables: dict[str, dict[str, Namespace]],
+        staged: _Staged,
+        source: tuple[str, str, str],
+    ) -> None:
+        self._tables, self._staged = tables, staged
+        self.plugin, self.dist, self.version = source
 
     def __call__(
         self,
@@ -514,18 +718,16 @@ class _NamespaceRegistrar:
                 raise TypeError(f"A namespace {role} must be callable, got {value!r}")
         if resolver is None:
             raise TypeError(f"Namespace {namespace!r} needs a resolver")
-        table = self._tables[kind]
-        existing = table.get(namespace)
+        staged = self._staged.namespaces.setdefault(kind, {})
+        existing = staged.get(namespace) or self._tables[kind].get(namespace)
         if existing is not None:
-            if _same_target(existing.resolver, resolver):
-                return
-            raise PluginError(
-                f"The {kind} namespace {namespace!r} is registered twice: by "
-                f"{existing.distribution} {existing.version} (plugin {existing.plugin!r}) and by "
-                f"{self.dist} {self.version} (plugin {self.plugin!r}). "
-                "Uninstall one of them or ask its author to rename it."
-            )
-        table[namespace] = Namespace(
+            if not _same_target(existing.resolver, resolver):
+                target = resolver if isinstance(resolver, str) else _qualname(resolver)
+                self._staged.clashes.append(
+                    Clash(kind, namespace, existing, self.dist, self.version, self.plugin, target)
+                )
+            return
+        staged[namespace] = Namespace(
             kind,
             namespace,
             resolver,

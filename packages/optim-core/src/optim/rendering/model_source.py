@@ -99,10 +99,10 @@ def state_dict_sha256(model: nn.Module) -> str:
 
 def _missing_models_hint() -> str:
     if importlib.util.find_spec(f"optim.{_MODELS_MODULE}") is None:
-        from optim import _plugin_distribution
+        from optim import _pip_install, _plugin_distribution
 
         dist = _plugin_distribution(_MODELS_MODULE)
-        return f" Model names are provided by {dist}, which is not installed: pip install {dist}"
+        return f" Model names are provided by {dist}, which is not installed: {_pip_install(dist)}"
     return " `optim plugins --kind models` lists the registered models and namespaces."
 
 

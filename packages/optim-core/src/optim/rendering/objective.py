@@ -20,8 +20,16 @@ import inspect
 from torch import nn
 
 from optim.rendering.parse_target import UnitTarget
+from optim.rendering.pipeline import missing_arguments, qualified_name, signature_parameters
 
-__all__ = ["check_unit", "layer_channel_count", "layer_output", "objective_for", "unit_objective"]
+__all__ = [
+    "check_unit",
+    "default_objective",
+    "layer_channel_count",
+    "layer_output",
+    "objective_for",
+    "unit_objective",
+]
 
 Shape = tuple[int, ...]
 
@@ -119,61 +127,171 @@ def check_unit(model: nn.Module, unit: UnitTarget, size: tuple[int, int]) -> nn.
     return module
 
 
+def default_objective(unit: UnitTarget) -> str:
+    """The objective a target gets when none is named.
+
+    Example:
+        >>> default_objective(UnitTarget("conv", 3, 1, 2)), default_objective(UnitTarget("conv", 3))
+        ('neuron_activation', 'channel_activation')
+    """
+    return "neuron_activation" if unit.is_neuron else "channel_activation"
+
+
 def objective_for(
     module: nn.Module,
     unit: UnitTarget,
     objective: str | None = None,
     batch_index: int | None = None,
+    *,
+    layer_shape: Shape | None = None,
 ):
     """The registered objective ``objective`` built for ``unit`` on the layer ``module``.
 
     ``objective`` defaults to ``channel_activation`` for a channel and ``neuron_activation``
     for a neuron. The objective receives the module first, then whichever of
-    ``channel_index``, ``x``, ``y`` and ``batch_index`` its signature takes. No check against
-    the layer's shape is made here (see :func:`check_unit`).
+    ``channel_index``, ``x``, ``y`` and ``batch_index`` its signature takes. Its signature is
+    checked before it is called: an objective that needs more than a target gives, or that
+    takes no channel (or position) where the target names one, is refused with the reason.
+    No check against the layer's shape is made here (see :func:`check_unit`) unless
+    ``layer_shape`` is given: then the objective is evaluated once on a random activation of
+    that shape (batch included), and refused if its value does not depend on the activation.
+
+    Raises:
+        ValueError: unknown objective (closest names listed), an objective the target cannot
+            build (the message says why and what to write instead), one whose construction
+            fails (the message names it and the error), or one whose value does not depend on
+            a ``layer_shape`` activation.
 
     Example:
         >>> objective_for(nn.ReLU(), UnitTarget("relu", 3), batch_index=1)
         ChannelActivation
+        >>> objective_for(nn.ReLU(), UnitTarget("relu"), "direction")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: The objective 'direction' needs arguments ... (vec); use it from Python instead.
     """
-    from optim import plugins
+    name = objective or default_objective(unit)
+    built = _build_objective(module, unit, name, batch_index)
+    if layer_shape is not None:
+        _probe_objective(built, module, name, unit, layer_shape)
+    return built
 
-    if objective is None:
-        objective = "neuron_activation" if unit.is_neuron else "channel_activation"
-    name = objective
+
+def _build_objective(module: nn.Module, unit: UnitTarget, name: str, batch_index: int | None):
+    from optim import plugins
 
     try:
         factory = plugins.get("objectives", name)
     except KeyError as exc:
         raise ValueError(str(exc.args[0])) from None
-    parameters = inspect.signature(factory).parameters
-    if unit.is_neuron and "x" not in parameters:
-        raise ValueError(f"Objective {name!r} takes no neuron position: drop ':x:y'.")
-    if unit.channel is not None and "channel_index" not in parameters:
+    what = f"The objective {name!r}"
+    parameters = signature_parameters(factory)
+    if parameters is None:
         raise ValueError(
-            f"Objective {name!r} takes no channel: write the target as just {unit.layer!r}."
+            f"{what} ({qualified_name(factory)}) has no signature to check what it takes; "
+            "use it from Python instead."
         )
-    offered = {"channel_index": unit.channel, "x": unit.x, "y": unit.y, "batch_index": batch_index}
-    kwargs = {
-        key: value for key, value in offered.items() if key in parameters and value is not None
-    }
-    missing = [
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    listed = list(parameters.values())
+    takes_module = bool(listed) and (
+        listed[0].kind in positional or listed[0].kind is inspect.Parameter.VAR_POSITIONAL
+    )
+    if not takes_module:
+        raise ValueError(
+            f"{what} ({qualified_name(factory)}) does not take the layer module as its first "
+            "argument, so a target cannot build it; use it from Python instead."
+        )
+    rest = dict(list(parameters.items())[1:])  # after the module (or the *args taking it)
+    keywords = {
         key
-        for key, parameter in list(parameters.items())[1:]
-        if parameter.default is inspect.Parameter.empty
-        and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-        and key not in kwargs
-    ]
-    if missing == ["channel_index"]:
+        for key, p in rest.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in rest.values())
+
+    def takes(key: str) -> bool:
+        return any_keyword or key in keywords
+
+    offered = {"channel_index": unit.channel, "x": unit.x, "y": unit.y, "batch_index": batch_index}
+    cannot = missing_arguments(rest, offered)
+    if cannot:
         raise ValueError(
-            f"Objective {name!r} needs a channel: write the target as '{unit.layer}:CHANNEL'."
+            f"{what} needs arguments a target 'layer:channel[:x:y]' cannot give "
+            f"({', '.join(cannot)}); use it from Python instead."
         )
+    if unit.is_neuron and not takes("x"):
+        _check_suggestion(module, UnitTarget(unit.layer, unit.channel), name, batch_index)
+        raise ValueError(f"{what} takes no neuron position: drop ':x:y'.")
+    if unit.channel is not None and not takes("channel_index"):
+        _check_suggestion(module, UnitTarget(unit.layer), name, batch_index)
+        raise ValueError(
+            f"{what} takes no channel: it scores the whole layer. Write the target as just "
+            f"{unit.layer!r} (`optim layer` renders one channel per image and needs an "
+            "objective that takes one)."
+        )
+    kwargs = {key: value for key, value in offered.items() if takes(key) and value is not None}
+    missing = missing_arguments(rest, kwargs)
+    if missing == ["channel_index"]:
+        raise ValueError(f"{what} needs a channel: write the target as '{unit.layer}:CHANNEL'.")
     if missing:
         raise ValueError(
-            f"Objective {name!r} needs arguments a target 'layer:channel[:x:y]' cannot give "
-            f"({', '.join(missing)}); use it from Python instead."
+            f"{what} needs {', '.join(missing)}, which the target {unit.layer!r} does not give; "
+            "write the target as 'layer:channel:x:y'."
         )
-    return factory(module, **kwargs)
+    try:
+        return factory(module, **kwargs)
+    except Exception as exc:
+        raise ValueError(
+            f"{what} cannot be built from a target ({qualified_name(factory)} raised "
+            f"{type(exc).__name__}: {exc}); use it from Python instead."
+        ) from exc
+
+
+def _check_suggestion(
+    module: nn.Module, suggested: UnitTarget, name: str, batch_index: int | None
+) -> None:
+    """Raise the reason the objective fails on ``suggested`` too, rather than advising it."""
+    _build_objective(module, suggested, name, batch_index)
+
+
+def _probe_objective(
+    built: object, module: nn.Module, name: str, unit: UnitTarget, shape: Shape
+) -> None:
+    """Refuse an objective whose value on a ``shape`` activation has no gradient."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)  # the global RNG is the render's: untouched
+    activation = torch.randn(shape, generator=generator).requires_grad_()
+    try:
+        with torch.enable_grad():
+            value = built({module: activation})
+    except Exception:
+        return  # random activations are not real ones: the render reports its own errors
+    if isinstance(value, torch.Tensor) and not value.requires_grad:
+        images = f"{shape[0]} image" + ("s" if shape[0] != 1 else "")
+        raise ValueError(
+            f"The objective {name!r} does not depend on the image when it sees {images} of "
+            f"layer {unit.layer!r} (its value has no gradient), so there is nothing to "
+            "optimise"
+            + (
+                "; it compares the images of a batch: render a batch of 2 or more, from Python."
+                if shape[0] == 1 and _depends_with_batch(built, module, shape)
+                else "; use another objective."
+            )
+        )
+
+
+def _depends_with_batch(built: object, module: nn.Module, shape: Shape) -> bool:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    activation = torch.randn((2, *shape[1:]), generator=generator).requires_grad_()
+    try:
+        with torch.enable_grad():
+            value = built({module: activation})
+    except Exception:
+        return False
+    return isinstance(value, torch.Tensor) and value.requires_grad
 
 
 def unit_objective(
@@ -183,6 +301,7 @@ def unit_objective(
     size: tuple[int, int],
     objective: str | None = None,
     batch_index: int | None = None,
+    batch: int | None = None,
 ):
     """The objective maximising ``unit`` of ``model``, after checking it against the model.
 
@@ -196,17 +315,28 @@ def unit_objective(
             registered objective receives the layer module first, then whichever of
             ``channel_index``, ``x``, ``y`` and ``batch_index`` its signature takes.
         batch_index: restrict the objective to one batch slot.
+        batch: the number of images the render optimises. When given, the objective is
+            evaluated once on a random activation of the layer's shape with that batch and
+            refused if its value does not depend on it (``alignment`` on one image).
 
     Returns:
         An ``optim.loss.Loss`` targeting the layer module.
 
     Raises:
         ValueError: unknown layer (closest names listed), channel or position out of range
-            (valid range given), or an objective that needs more than the target provides.
+            (valid range given), an objective that needs more than the target provides, or
+            one whose value does not depend on the image.
 
     Example:
         >>> unit_objective(nn.Sequential(nn.Conv2d(3, 4, 3)), UnitTarget("0", 3, 1, 1), size=(8, 8))
         NeuronActivation
+        >>> unit_objective(nn.Sequential(nn.Conv2d(3, 4, 3)), UnitTarget("0"), size=(8, 8),
+        ...                objective="alignment", batch=1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: The objective 'alignment' does not depend on the image when it sees 1 image ...
     """
-    module = check_unit(model, unit, size)
-    return objective_for(module, unit, objective, batch_index)
+    module, shape = layer_output(model, unit.layer, size)
+    _check_unit_shape(unit, shape, size)
+    layer_shape = None if batch is None else (batch, *shape[1:])
+    return objective_for(module, unit, objective, batch_index, layer_shape=layer_shape)

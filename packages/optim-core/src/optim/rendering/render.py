@@ -23,7 +23,7 @@ from optim.rendering.engine import (
     resolve_device,
 )
 from optim.rendering.objective import default_objective, unit_objective
-from optim.rendering.pipeline import build_image, build_transforms
+from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.result import RenderResult
 from optim.rendering.spec import NO_TRANSFORMS, RenderSpec, describe_object
 
@@ -240,12 +240,19 @@ def render_spec(
     else:
         unit = spec.unit
         spec = spec.replace(objective=spec.objective or default_objective(unit))
-        objective = unit_objective(model, unit, size=spec.size, objective=spec.objective)
+        objective = unit_objective(
+            model, unit, size=spec.size, objective=spec.objective, batch=spec.batch
+        )
         keep_size = unit.is_neuron  # a neuron's position only means something at a fixed size
+    parameterization = inputs.parameterization or spec.parameterization
+    transforms = inputs.transforms or spec.transforms
+    check_buildable(  # a name that cannot be built fails now, not after the progress bar
+        parameterization, transforms, size=spec.size, batch=spec.batch, keep_size=keep_size
+    )
 
     def build() -> tuple[nn.Module, nn.Module]:
-        image = build_image(inputs.parameterization or spec.parameterization, spec.size, spec.batch)
-        return image, build_transforms(inputs.transforms or spec.transforms, keep_size=keep_size)
+        image = build_image(parameterization, spec.size, spec.batch)
+        return image, build_transforms(transforms, keep_size=keep_size)
 
     progress = progress_bar(spec.steps, "render", show_progress)
     try:

@@ -32,7 +32,7 @@ from optim.rendering.engine import (
 )
 from optim.rendering.objective import layer_channel_count, layer_output, objective_for
 from optim.rendering.parse_target import UnitTarget
-from optim.rendering.pipeline import build_image, build_transforms
+from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.render import DEFAULTS, RenderInputs, fast_path_of, from_python
 from optim.rendering.result import LayerRenderResult
 from optim.rendering.spec import RenderSpec
@@ -203,6 +203,9 @@ def render_layer_spec(
         device=str(device), channels=tuple(chosen), objective=spec.objective or "channel_activation"
     )
     batches = [chosen[i : i + spec.batch_size] for i in range(0, len(chosen), spec.batch_size)]
+    parameterization = inputs.parameterization or spec.parameterization
+    transforms = inputs.transforms or spec.transforms
+    check_buildable(parameterization, transforms, size=spec.size, batch=1)  # fail early
     done = _Done()
     progress = progress_bar(
         spec.steps * len(batches), f"{layer} ({len(chosen)} channels)", show_progress
@@ -212,9 +215,8 @@ def render_layer_spec(
             combined = _slots_objective(module, layer, batch, spec.objective)
 
             def build(slots: int = len(batch)) -> tuple[nn.Module, nn.Module]:
-                parameterization = inputs.parameterization or spec.parameterization
                 image = _slot_images(parameterization, spec.size, slots, spec.seed)
-                return image, build_transforms(inputs.transforms or spec.transforms)
+                return image, build_transforms(transforms)
 
             try:
                 run = optimize_image(
