@@ -62,7 +62,15 @@ def _install_torch_layer(session: nox.Session) -> None:
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
-    session.run("python", "-m", "pytest", *paths, *session.posargs, env={"MPLBACKEND": "Agg"})
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--durations=8",
+        *paths,
+        *session.posargs,
+        env={"MPLBACKEND": "Agg"},
+    )
 
 
 def _make_test_session(package: str) -> None:
