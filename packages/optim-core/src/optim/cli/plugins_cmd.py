@@ -14,7 +14,8 @@ import json
 import sys
 
 from optim.plugins import registry
-from optim.plugins.registry import AUTOLOAD_DISABLED_NOTE, describe_error
+from optim.plugins.errors import describe_error
+from optim.plugins.registry import AUTOLOAD_DISABLED_NOTE
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

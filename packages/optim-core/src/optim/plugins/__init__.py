@@ -42,6 +42,14 @@ from optim.plugins.contracts import (
     ModelFactory,
     SeededTransform,
 )
+from optim.plugins.entries import Clash, Entry, Namespace
+from optim.plugins.errors import (
+    IncompatiblePluginError,
+    PluginClashWarning,
+    PluginError,
+    PluginImportError,
+    PluginLoadWarning,
+)
 from optim.plugins.hookspecs import (
     ENTRY_POINT_GROUP,
     KINDS,
@@ -55,14 +63,6 @@ from optim.plugins.hookspecs import (
 from optim.plugins.registry import (
     DISABLE_ENV,
     STRICT_ENV,
-    Clash,
-    Entry,
-    IncompatiblePluginError,
-    Namespace,
-    PluginClashWarning,
-    PluginError,
-    PluginImportError,
-    PluginLoadWarning,
     Registry,
     autoload_disabled,
     plugin_distributions,

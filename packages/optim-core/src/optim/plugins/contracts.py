@@ -33,7 +33,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from optim.plugins.registry import PluginError
+from optim.plugins.errors import PluginError
 
 if TYPE_CHECKING:
     import torch
