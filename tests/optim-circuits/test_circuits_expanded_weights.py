@@ -58,6 +58,29 @@ def _avg_pool_2x2_back(outer: np.ndarray, in_size: tuple[int, int]) -> np.ndarra
     return np.kron(outer, np.ones((2, 2)))[..., : in_size[0], : in_size[1]] / 4.0
 
 
+def _assert_within_float32_rounding(
+    weights: torch.Tensor, expected: np.ndarray, magnitude: np.ndarray, terms: int, eps=None
+) -> None:
+    """``weights`` (float32) equals the float64 oracle ``expected`` up to float32 rounding.
+
+    Each expanded weight is a sum of products of float32 kernel entries; pulling back through
+    a conv with ``k`` output channels and a ``kh x kw`` kernel sums ``k * kh * kw`` terms, and
+    each sum is off by at most (its number of terms) * u * (the sum of the terms' absolute
+    values), u = eps / 2, in any summation order (any CPU kernel, any thread count). Over the
+    stages the errors add up: ``terms`` is the total count, and ``magnitude`` is the oracle run
+    on the absolute values of the kernels. ``terms * eps`` leaves a factor 2 over the bound.
+    """
+    eps = torch.finfo(torch.float32).eps if eps is None else eps
+    bound = terms * eps * magnitude
+    error = np.abs(weights.double().cpu().numpy() - expected)
+    assert (error <= bound).all(), f"off by {error.max():.3g}, allowed {bound.max():.3g}"
+
+
+def _conv_terms(*convs: nn.Conv2d) -> int:
+    """Terms summed per expanded weight when pulling back through ``convs``."""
+    return sum(c.out_channels * c.kernel_size[0] * c.kernel_size[1] for c in convs)
+
+
 def _conv_chain() -> nn.Sequential:
     return _seeded(
         nn.Sequential(
@@ -75,9 +98,14 @@ def test_conv_conv_matches_numpy_composition() -> None:
     assert weights.shape == (5, 3, 12, 12)
     w1 = model[1].weight.detach().double().numpy()
     w2 = model[2].weight.detach().double().numpy()
-    through_w2 = _compose(_centre_selector(5, 9, 9), w2, pad=0, in_size=(10, 10))
-    expected = _compose(through_w2, w1, pad=0, in_size=(12, 12))
-    np.testing.assert_allclose(weights.double().numpy(), expected, atol=1e-5, rtol=0)
+
+    def oracle(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+        through_w2 = _compose(_centre_selector(5, 9, 9), w2, pad=0, in_size=(10, 10))
+        return _compose(through_w2, w1, pad=0, in_size=(12, 12))
+
+    expected = oracle(w1, w2)
+    magnitude = oracle(np.abs(w1), np.abs(w2))
+    _assert_within_float32_rounding(weights, expected, magnitude, _conv_terms(model[2], model[1]))
     assert np.abs(expected).max() > 0.1  # the oracle is not trivially zero
 
 
@@ -97,10 +125,15 @@ def test_conv_avgpool_conv_matches_numpy_composition() -> None:
     assert weights.shape == (6, 4, 16, 16)
     w3 = model[3].weight.detach().double().numpy()
     w1 = model[1].weight.detach().double().numpy()
-    through_conv = _compose(_centre_selector(6, 6, 6), w3, pad=0, in_size=(8, 8))
-    through_pool = _avg_pool_2x2_back(through_conv, (16, 16))
-    expected = _compose(through_pool, w1, pad=1, in_size=(16, 16))
-    np.testing.assert_allclose(weights.double().numpy(), expected, atol=1e-5, rtol=0)
+
+    def oracle(w1: np.ndarray, w3: np.ndarray) -> np.ndarray:
+        through_conv = _compose(_centre_selector(6, 6, 6), w3, pad=0, in_size=(8, 8))
+        through_pool = _avg_pool_2x2_back(through_conv, (16, 16))
+        return _compose(through_pool, w1, pad=1, in_size=(16, 16))
+
+    expected = oracle(w1, w3)
+    terms = _conv_terms(model[3], model[1]) + 1  # + the pool's exact division by 4
+    _assert_within_float32_rounding(weights, expected, oracle(np.abs(w1), np.abs(w3)), terms)
 
 
 def test_names_and_modules_agree_and_input_does_not_matter_on_a_linear_path() -> None:
@@ -129,7 +162,11 @@ def test_crop_is_centred_on_the_support() -> None:
     # The centre of the 9x9 output is (4, 4); its receptive field in the 12x12 map is
     # rows/cols 4..7 (kernel 2 then 3), exactly the centred 4x4 crop, so nothing is lost.
     torch.testing.assert_close(cropped, full[..., 4:8, 4:8])
-    assert cropped.abs().sum().item() == pytest.approx(full.abs().sum().item(), rel=1e-6)
+    # Summed in float64: 240 (or 2160) float32 terms in float32 would differ by up to
+    # n * u of the total, depending on the summation order, far above rel=1e-6.
+    assert cropped.double().abs().sum().item() == pytest.approx(
+        full.double().abs().sum().item(), rel=1e-6
+    )
     custom = extract_expanded_weights(
         model,
         "0",
@@ -205,17 +242,19 @@ def test_paths_that_cannot_take_a_batch_fall_back_to_batch_one_gradients() -> No
     skip = _seeded(_SkipConcat(), seed=6)
     zeros = torch.zeros(1, 2, 8, 8)
     weights = extract_expanded_weights(skip, "conv1", "conv2", model_input=zeros)
-    expected = _compose(
-        _centre_selector(4, 6, 6), skip.conv2.weight.detach().double().numpy()[:, :3], 0, (8, 8)
-    )
-    np.testing.assert_allclose(weights.double().numpy(), expected, atol=1e-5, rtol=0)
+    w2 = skip.conv2.weight.detach().double().numpy()[:, :3]
+    expected = _compose(_centre_selector(4, 6, 6), w2, 0, (8, 8))
+    magnitude = _compose(_centre_selector(4, 6, 6), np.abs(w2), 0, (8, 8))
+    _assert_within_float32_rounding(weights, expected, magnitude, _conv_terms(skip.conv2))
     centred = _seeded(_BatchCentred(), seed=7)
     weights = extract_expanded_weights(centred, "conv1", "conv2", model_input=zeros)
     # At batch size 1, a - mean(a) is 0, so the path is just conv2: the batch-1 answer.
-    expected = _compose(
-        _centre_selector(4, 4, 4), centred.conv2.weight.detach().double().numpy(), 0, (6, 6)
-    )
-    np.testing.assert_allclose(weights.double().numpy(), expected, atol=1e-5, rtol=0)
+    w2 = centred.conv2.weight.detach().double().numpy()
+    expected = _compose(_centre_selector(4, 4, 4), w2, 0, (6, 6))
+    magnitude = _compose(_centre_selector(4, 4, 4), np.abs(w2), 0, (6, 6))
+    # a - mean(a) + a: the identity path is summed with two more terms.
+    terms = _conv_terms(centred.conv2) + 2
+    _assert_within_float32_rounding(weights, expected, magnitude, terms)
 
 
 class _ReluNet(nn.Module):
@@ -329,7 +368,20 @@ def test_errors_and_hooks_never_leak() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_model_matches_cpu() -> None:
     model = _conv_chain()
+    w1 = model[1].weight.detach().double().numpy()
+    w2 = model[2].weight.detach().double().numpy()
+    through_w2 = _compose(_centre_selector(5, 9, 9), np.abs(w2), pad=0, in_size=(10, 10))
+    magnitude = _compose(through_w2, np.abs(w1), pad=0, in_size=(12, 12))
+    terms = _conv_terms(model[2], model[1])
     cpu = extract_expanded_weights(model, "0", "2", model_input=torch.zeros(1, 2, 14, 14))
     cuda = extract_expanded_weights(model.cuda(), "0", "2", model_input=torch.zeros(1, 2, 14, 14))
     assert cuda.device.type == "cuda"
-    torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-5, rtol=1e-4)
+    # cuDNN convolutions may run in TF32 (torch.backends.cudnn.allow_tf32, on by default):
+    # both factors of every product are rounded to 10 mantissa bits, a relative error of
+    # 2 * 2**-11 per product on top of the float32 sums. Each side is within its own bound of
+    # the exact value, so the two are within the sum of the bounds.
+    tf32 = 2 * 2.0**-11 if torch.backends.cudnn.allow_tf32 else 0.0
+    eps = torch.finfo(torch.float32).eps
+    _assert_within_float32_rounding(
+        cuda, cpu.double().numpy(), magnitude, terms, eps=2 * eps + tf32 / terms
+    )

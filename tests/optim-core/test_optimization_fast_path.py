@@ -37,10 +37,11 @@ def _render(
     model: nn.Module | None = None,
     transform: nn.Module | None = None,
     optimizer_factory=None,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
-    model = model if model is not None else _model()
+    model = model if model is not None else _model().to(dtype)
     torch.manual_seed(1)
-    image = opt.images.NaturalImage((SIZE, SIZE), batch=2)
+    image = opt.images.NaturalImage((SIZE, SIZE), batch=2).to(dtype)
     if transform is None:
         transform = opt.transforms.TransformationRobustness(translate=(2, 2), final_translate=1)
     run = opt.InputOptimization(model, opt.loss.ChannelActivation("4", 3), image, transform)
@@ -137,8 +138,15 @@ def test_frozen_parameters_are_restored_after_an_error():
 
 
 def test_channels_last_matches_the_plain_loop_and_restores_the_layout():
-    plain_history, plain_image, _ = _render(FastPath.off())
-    history, image, model = _render(FastPath(channels_last=True))
+    # In float64: channels_last runs other convolution kernels, which sum in another order,
+    # and six Adam steps carry the rounding difference along. Adam divides each gradient by
+    # its own size, so a gradient near 0 whose rounding differs can move a pixel by up to lr:
+    # no float32 tolerance follows from the arithmetic. In float64 (eps 2.2e-16) the two
+    # loops differ by ~1e-15, ten orders of magnitude below the tolerance, which is in turn
+    # far below what a real difference does (one step moves pixels by ~lr = 0.05).
+    plain_history, plain_image, _ = _render(FastPath.off(), dtype=torch.float64)
+    history, image, model = _render(FastPath(channels_last=True), dtype=torch.float64)
+    assert image.dtype == torch.float64
     torch.testing.assert_close(history, plain_history, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(image, plain_image, rtol=1e-4, atol=1e-5)
     assert all(p.is_contiguous() for p in model.parameters())

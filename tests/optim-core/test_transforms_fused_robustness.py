@@ -279,7 +279,10 @@ def test_skipped_stages_draw_neutral_parameters():
     params = fused.sample_parameters(5)
     assert not params.translate.any() and not params.final_translate.any()
     assert torch.equal(params.scale, torch.ones(5)) and not params.degrees.any()
-    x = torch.rand(5, 3, 6, 7)
+    # float64: the identity warp samples at coordinates computed in the input's dtype; in
+    # float32 a coordinate off by ~n eps px moves a value by that much of the next pixel's
+    # difference, ~1e-6 on a 10 px canvas, so the bound would be the size of the tolerance.
+    x = torch.rand(5, 3, 6, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(fused(x), F.pad(x, [2] * 4, value=0.5), rtol=0, atol=1e-6)
     assert fused.scale is None and fused.degrees is None and fused.translate == ()
 

@@ -38,13 +38,26 @@ def test_collect_atlas_samples_takes_every_position_or_a_seeded_subset() -> None
         generator=torch.Generator().manual_seed(0),
     )
     assert subset.shape == (12, 5)
-    # Each sampled vector is one of the image's own position vectors.
+    # Each sampled vector is one of the image's own position vectors. The samples came from
+    # batches of 2 and 1 images, `expected` from a batch of 3: other kernels may sum in
+    # another order. Each conv output sums k products (27, then 54) and a bias, so it is off
+    # by at most (k + 1) u times the same network run with |weights| on |x| (u = eps / 2;
+    # ReLU only shrinks errors), over 5 channels in L2: the tolerance, doubled (eps).
+    eps = torch.finfo(torch.float32).eps
+    with torch.no_grad():
+        hidden = torch.nn.functional.conv2d(
+            images.abs(), model[0].weight.abs(), model[0].bias.abs(), padding=1
+        )
+        magnitude = torch.nn.functional.conv2d(
+            hidden, model[2].weight.abs(), model[2].bias.abs(), padding=1
+        )
+    tolerance = (28 + 55) * eps * magnitude.norm(dim=1).max().item()
     per_image = expected.reshape(3, 64, 5)
     for i in range(3):
         rows = subset[4 * i : 4 * (i + 1)]
         # Exact differences: the matrix-product shortcut is off by ~sqrt(eps * |x|^2) ~ 1e-5.
         distances = torch.cdist(rows, per_image[i], compute_mode="donot_use_mm_for_euclid_dist")
-        assert (distances.min(dim=1).values < 1e-5).all()
+        assert (distances.min(dim=1).values <= tolerance).all()
 
 
 def test_activation_atlas_end_to_end_is_reproducible() -> None:
