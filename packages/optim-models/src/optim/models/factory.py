@@ -41,12 +41,16 @@ def build_model(
     model_path: str | os.PathLike | None,
     pretrained_defaults: Mapping[str, Any],
     kwargs: dict[str, Any],
+    *,
+    remedy: str | None = None,
 ) -> ModelT:
     """Build ``model_class(**kwargs)`` and load its weights when asked.
 
     With ``pretrained=True`` (or a ``model_path``) each option of ``pretrained_defaults``
     that the caller did not set is filled in, the model is built, and the weights come
-    from ``model_path`` or from ``url`` through the torch hub cache, loaded strictly.
+    from ``model_path`` or from ``url`` through the torch hub cache, loaded strictly. A file
+    that cannot be read or does not fit raises a :class:`~optim.models.weights.WeightsError`
+    naming it; ``remedy`` replaces its default advice (delete it and place a good copy).
 
     Example:
         >>> model = build_model(nn.Linear, None, False, True, None, {}, {"in_features": 2,
@@ -66,6 +70,6 @@ def build_model(
             raise ValueError(
                 f"{model_class.__name__} has no published weights; pass model_path=<file>."
             )
-        load_weights(model, url=url, model_path=model_path, progress=progress)
+        load_weights(model, url=url, model_path=model_path, progress=progress, remedy=remedy)
         model.eval()
     return model

@@ -107,7 +107,9 @@ def googlenet(
     use_linear_modules_only=False, aux_logits=False, out_features=1008``; the weights come
     from ``model_path`` or from :data:`GOOGLENET_URL` through the torch hub cache
     (``$TORCH_HOME/hub/checkpoints/inception5h.pth`` is used when present), loaded strictly,
-    and the model is put in eval mode. Labels: ``INCEPTION5H_CLASSES``.
+    and the model is put in eval mode. Offline without that file, a
+    :class:`~optim.models.weights.WeightsUnavailableError` names the URL and the path to place
+    it at. Labels: ``INCEPTION5H_CLASSES``.
 
     Args:
         pretrained: load the pretrained weights.

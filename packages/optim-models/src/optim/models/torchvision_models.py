@@ -12,14 +12,13 @@ from __future__ import annotations
 import difflib
 import functools
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
-from optim.models.weights import load_weights
+from optim.models.weights import WeightsUnavailableError, hub_cache_path, load_weights
 
 __all__ = [
     "TORCHVISION_NAMESPACE",
@@ -65,11 +64,10 @@ def resolve(name: str) -> str:
     return f"{__name__}:{name}"
 
 
-def _cached_weights_file(name: str) -> Path:
+def _default_weights_url(name: str) -> str:
     import torchvision
 
-    weights = torchvision.models.get_model_weights(name).DEFAULT
-    return Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    return torchvision.models.get_model_weights(name).DEFAULT.url
 
 
 def _input_normalization(name: str) -> tuple[list[float], list[float]]:
@@ -127,17 +125,22 @@ def torchvision_model(
             f"Available: {', '.join(available)}"
         )
     load = pretrained or model_path is not None
+    remedy = None
     if load and model_path is None:
-        model_path = _cached_weights_file(name)
-        if not Path(model_path).is_file():
-            raise FileNotFoundError(
-                f"Pretrained torchvision/{name} weights are not in the torch hub cache "
-                f"({model_path}); optim never downloads them. Copy the file there or pass "
-                "model_path=<local state dict>."
+        url = _default_weights_url(name)
+        model_path = hub_cache_path(url)
+        if not model_path.is_file():
+            raise WeightsUnavailableError(
+                f"Pretrained torchvision/{name} weights are not in the torch hub cache and "
+                f"optim never downloads them: download {url} and place it at {model_path}, "
+                "or pass model_path=<local state dict>."
             )
+        remedy = (
+            f"Delete it and place a good copy of {url} at {model_path}, or pass model_path=<file>."
+        )
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     if load:
-        load_weights(model, model_path=model_path)
+        load_weights(model, model_path=model_path, remedy=remedy)
         model.eval()
     if transform_input if transform_input is not None else load:
         mean, std = _input_normalization(name)
