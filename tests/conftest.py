@@ -1,7 +1,8 @@
-"""Fixtures for every package's tests: a CPU stand-in for CUDA-graph replay."""
+"""Fixtures for every package's tests: CUDA-graph replay on the CPU, a fake module distribution."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
@@ -127,3 +128,22 @@ def tape_graph(monkeypatch):
             yield built
 
     return forced
+
+
+@pytest.fixture
+def fake_module_dist(tmp_path, monkeypatch):
+    """A distribution declaring `opt.fakeshapes` as an optim.modules entry point."""
+    import optim as opt
+    from optim import plugins
+
+    (tmp_path / "fakeshapes_pkg.py").write_text("SIDES = 4\n")
+    info = tmp_path / "fakeshapes-2.5.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeshapes\nVersion: 2.5\n")
+    (info / "entry_points.txt").write_text("[optim.modules]\nfakeshapes = fakeshapes_pkg\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.refresh()
+    yield
+    vars(opt).pop("fakeshapes", None)
+    sys.modules.pop("fakeshapes_pkg", None)
+    plugins.refresh()

@@ -4,10 +4,7 @@
 
 from __future__ import annotations
 
-import sys
 from importlib import metadata
-
-import pytest
 
 import optim
 import optim as opt
@@ -15,22 +12,6 @@ from optim import plugins
 from optim.plugins import PLUGIN_API_VERSION
 
 FIRST_PARTY = ("optim-models", "optim-reducer", "optim-dataset")
-
-
-@pytest.fixture
-def fake_module_dist(tmp_path, monkeypatch):
-    """A distribution declaring `opt.fakeshapes` as an optim.modules entry point."""
-    (tmp_path / "fakeshapes_pkg.py").write_text("SIDES = 4\n")
-    info = tmp_path / "fakeshapes-2.5.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeshapes\nVersion: 2.5\n")
-    (info / "entry_points.txt").write_text("[optim.modules]\nfakeshapes = fakeshapes_pkg\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plugins.refresh()
-    yield
-    vars(opt).pop("fakeshapes", None)
-    sys.modules.pop("fakeshapes_pkg", None)
-    plugins.refresh()
 
 
 def test_first_party_modules_come_from_entry_points():

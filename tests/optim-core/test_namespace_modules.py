@@ -25,22 +25,6 @@ def test_core_submodules_are_lazy_attributes():
     assert opt.checks.check_int(3, "n") == 3
 
 
-@pytest.fixture
-def fake_module_dist(tmp_path, monkeypatch):
-    """A distribution declaring `opt.fakeshapes` as an optim.modules entry point."""
-    (tmp_path / "fakeshapes_pkg.py").write_text("SIDES = 4\n")
-    info = tmp_path / "fakeshapes-2.5.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeshapes\nVersion: 2.5\n")
-    (info / "entry_points.txt").write_text("[optim.modules]\nfakeshapes = fakeshapes_pkg\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plugins.refresh()
-    yield
-    vars(opt).pop("fakeshapes", None)
-    sys.modules.pop("fakeshapes_pkg", None)
-    plugins.refresh()
-
-
 def test_a_third_party_module_entry_point_adds_an_attribute(fake_module_dist):
     assert opt.fakeshapes.SIDES == 4
     assert "fakeshapes" in dir(opt)

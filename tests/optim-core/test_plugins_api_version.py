@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from optim import plugins
@@ -15,15 +12,6 @@ from optim.plugins import (
     PluginLoadWarning,
     hookimpl,
 )
-
-
-def _fake_distribution(root: Path, dist: str, version: str, module: str, source: str) -> None:
-    (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[optim.plugins]\n{module} = {module}\n")
-
 
 FUTURE = """
     from optim.plugins import hookimpl
@@ -46,9 +34,9 @@ def _plugin(api: object) -> type:
     return type(f"Api{api}Plugin", (), attrs)
 
 
-def test_an_entry_point_plugin_for_another_api_is_skipped_with_a_warning(site):
-    _fake_distribution(
-        site, "fakeplug-future", "3.0", "fakeplug_future", FUTURE.format(module="fakeplug_future")
+def test_an_entry_point_plugin_for_another_api_is_skipped_with_a_warning(fake_distribution, site):
+    fake_distribution(
+        "fakeplug-future", "3.0", "fakeplug_future", FUTURE.format(module="fakeplug_future")
     )
     plugins.refresh()
     with pytest.warns(PluginLoadWarning) as record:
@@ -68,9 +56,9 @@ def test_an_entry_point_plugin_for_another_api_is_skipped_with_a_warning(site):
     assert isinstance(exc, IncompatiblePluginError)
 
 
-def test_strict_mode_makes_an_incompatible_plugin_an_error(site, monkeypatch):
-    _fake_distribution(
-        site, "fakeplug-future", "3.0", "fakeplug_future", FUTURE.format(module="fakeplug_future")
+def test_strict_mode_makes_an_incompatible_plugin_an_error(fake_distribution, site, monkeypatch):
+    fake_distribution(
+        "fakeplug-future", "3.0", "fakeplug_future", FUTURE.format(module="fakeplug_future")
     )
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
     plugins.refresh()

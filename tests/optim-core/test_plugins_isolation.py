@@ -10,8 +10,6 @@ while ``OPTIM_DISABLE_PLUGIN_AUTOLOAD`` is set says so.
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -26,16 +24,6 @@ from optim.plugins import (
 )
 from optim.rendering.model_source import load_registered_model
 
-
-def _fake_distribution(root: Path, dist: str, version: str, module: str, source: str) -> None:
-    """Write an importable module and a dist-info declaring it as an optim.plugins entry point."""
-    (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[optim.plugins]\n{module} = {module}\n")
-
-
 EXITS = {
     "sys.exit(3)": ("import sys\nsys.exit(3)\n", "sys.exit(3)"),
     "SystemExit": ("raise SystemExit('plugin says bye')\n", "plugin says bye"),
@@ -48,9 +36,9 @@ EXITS = {
 
 # ---- BaseException at import or in a hook ----------------------------------------------------
 @pytest.mark.parametrize("how", sorted(EXITS))
-def test_a_plugin_exiting_at_import_is_skipped_with_a_warning(site, how):
+def test_a_plugin_exiting_at_import_is_skipped_with_a_warning(fake_distribution, site, how):
     source, detail = EXITS[how]
-    _fake_distribution(site, "fakeplug-exit", "1.5", "fakeplug_exit", source)
+    fake_distribution("fakeplug-exit", "1.5", "fakeplug_exit", source)
     plugins.refresh()
     with pytest.warns(PluginLoadWarning) as record:
         names = plugins.names("objectives")
@@ -77,8 +65,8 @@ HOOK_EXIT = """
 """
 
 
-def test_a_plugin_exiting_in_a_hook_is_skipped_whole(site):
-    _fake_distribution(site, "fakeplug-hookexit", "2.0", "fakeplug_hookexit", HOOK_EXIT)
+def test_a_plugin_exiting_in_a_hook_is_skipped_whole(fake_distribution, site):
+    fake_distribution("fakeplug-hookexit", "2.0", "fakeplug_hookexit", HOOK_EXIT)
     plugins.refresh()
     with pytest.warns(PluginLoadWarning, match=r"fakeplug-hookexit 2\.0.*exit in a hook"):
         names = plugins.names("objectives")
@@ -86,23 +74,23 @@ def test_a_plugin_exiting_in_a_hook_is_skipped_whole(site):
     assert "exit_plugin_objective" not in names  # nothing of a failed plugin stays registered
 
 
-def test_keyboard_interrupt_in_a_plugin_still_interrupts(site):
-    _fake_distribution(site, "fakeplug-ctrlc", "1.0", "fakeplug_ctrlc", "raise KeyboardInterrupt\n")
+def test_keyboard_interrupt_in_a_plugin_still_interrupts(fake_distribution, site):
+    fake_distribution("fakeplug-ctrlc", "1.0", "fakeplug_ctrlc", "raise KeyboardInterrupt\n")
     plugins.refresh()
     with pytest.raises(KeyboardInterrupt):
         plugins.names("objectives")
 
 
-def test_strict_mode_turns_an_exiting_plugin_into_an_error(site, monkeypatch):
-    _fake_distribution(site, "fakeplug-exit", "1.5", "fakeplug_exit", EXITS["sys.exit(3)"][0])
+def test_strict_mode_turns_an_exiting_plugin_into_an_error(fake_distribution, site, monkeypatch):
+    fake_distribution("fakeplug-exit", "1.5", "fakeplug_exit", EXITS["sys.exit(3)"][0])
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
     plugins.refresh()
     with pytest.raises(PluginError, match=r"fakeplug-exit 1\.5.*sys\.exit\(3\)"):
         plugins.names("objectives")
 
 
-def test_optim_plugins_lists_an_exiting_plugin_under_failed(site, capsys):
-    _fake_distribution(site, "fakeplug-exit", "1.5", "fakeplug_exit", EXITS["sys.exit(3)"][0])
+def test_optim_plugins_lists_an_exiting_plugin_under_failed(fake_distribution, site, capsys):
+    fake_distribution("fakeplug-exit", "1.5", "fakeplug_exit", EXITS["sys.exit(3)"][0])
     plugins.refresh()
     with pytest.warns(PluginLoadWarning):
         assert main(["plugins"]) == 0
@@ -134,9 +122,11 @@ LAZY_EXIT = """
 """
 
 
-def test_a_lazy_target_or_resolver_that_exits_is_an_error_naming_the_plugin(site):
+def test_a_lazy_target_or_resolver_that_exits_is_an_error_naming_the_plugin(
+    fake_distribution, site
+):
     (site / "fakeplug_lazy_target.py").write_text("import sys\nsys.exit(4)\n")
-    _fake_distribution(site, "fakeplug-lazy", "0.2", "fakeplug_lazy", LAZY_EXIT)
+    fake_distribution("fakeplug-lazy", "0.2", "fakeplug_lazy", LAZY_EXIT)
     plugins.refresh()
     with pytest.raises(PluginImportError) as info:
         plugins.get("objectives", "exits_when_used")
@@ -173,15 +163,15 @@ STEAL = """
 """
 
 
-def _two_clashing_distributions(site: Path) -> None:
+def _two_clashing_distributions(fake_distribution) -> None:
     for dist, version, module in (("fakeplug-one", "1.0", "fakeplug_one"),
                                   ("fakeplug-two", "2.0", "fakeplug_two")):  # fmt: skip
-        _fake_distribution(site, dist, version, module, GOOD.format(module=module))
+        fake_distribution(dist, version, module, GOOD.format(module=module))
     plugins.refresh()
 
 
-def test_a_clash_keeps_the_first_registration_and_warns_naming_both(site):
-    _two_clashing_distributions(site)
+def test_a_clash_keeps_the_first_registration_and_warns_naming_both(fake_distribution, site):
+    _two_clashing_distributions(fake_distribution)
     with pytest.warns(PluginClashWarning) as record:
         names = plugins.names("objectives")
     assert {"channel_activation", "fakeplug_one_own", "fakeplug_two_own"} <= set(names)
@@ -196,8 +186,8 @@ def test_a_clash_keeps_the_first_registration_and_warns_naming_both(site):
     )  # fmt: skip
 
 
-def test_a_clash_with_a_builtin_keeps_the_builtin(site):
-    _fake_distribution(site, "fakeplug-steal", "1.0", "fakeplug_steal", STEAL)
+def test_a_clash_with_a_builtin_keeps_the_builtin(fake_distribution, site):
+    fake_distribution("fakeplug-steal", "1.0", "fakeplug_steal", STEAL)
     plugins.refresh()
     with pytest.warns(PluginClashWarning, match=r"optim-core .* fakeplug-steal 1\.0"):
         entry = plugins.info("objectives", "channel_activation")
@@ -231,17 +221,17 @@ def test_a_namespace_clash_keeps_the_first_namespace(site):
         plugins.remove_plugin(Second)
 
 
-def test_strict_mode_makes_a_clash_an_error_naming_both(site, monkeypatch):
+def test_strict_mode_makes_a_clash_an_error_naming_both(fake_distribution, site, monkeypatch):
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
-    _two_clashing_distributions(site)
+    _two_clashing_distributions(fake_distribution)
     with pytest.raises(PluginError) as info:
         plugins.names("objectives")
     for part in ("'brightness'", "fakeplug-one 1.0", "fakeplug-two 2.0", "OPTIM_STRICT_PLUGINS"):
         assert part in str(info.value)
 
 
-def test_optim_plugins_works_and_shows_a_clash(site, capsys):
-    _two_clashing_distributions(site)
+def test_optim_plugins_works_and_shows_a_clash(fake_distribution, site, capsys):
+    _two_clashing_distributions(fake_distribution)
     with pytest.warns(PluginClashWarning):
         assert main(["plugins", "--kind", "objectives"]) == 0
     out = capsys.readouterr().out

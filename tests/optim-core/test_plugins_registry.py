@@ -6,23 +6,10 @@ Fake distributions are written as real ``*.dist-info`` folders on ``sys.path`` s
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from optim import plugins
 from optim.plugins import PluginError, PluginLoadWarning, hookimpl
-
-
-def _fake_distribution(root: Path, dist: str, version: str, module: str, source: str) -> None:
-    """Write an importable module and a dist-info declaring it as an optim.plugins entry point."""
-    (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[optim.plugins]\n{module} = {module}\n")
-
 
 GOOD = """
     from optim.plugins import hookimpl
@@ -67,9 +54,9 @@ def test_unknown_kind_is_a_value_error_naming_valid_kinds():
         plugins.names("objective")
 
 
-def test_entry_point_plugin_is_discovered_with_distribution_and_version(site):
-    _fake_distribution(
-        site, "fakeplug-good", "1.2.3", "fakeplug_good", GOOD.format(module="fakeplug_good")
+def test_entry_point_plugin_is_discovered_with_distribution_and_version(fake_distribution, site):
+    fake_distribution(
+        "fakeplug-good", "1.2.3", "fakeplug_good", GOOD.format(module="fakeplug_good")
     )
     plugins.refresh()
     entry = plugins.info("objectives", "brightness")
@@ -82,19 +69,19 @@ def test_entry_point_plugin_is_discovered_with_distribution_and_version(site):
     assert plugins.get("objectives", "brightness_alias") is plugins.get("objectives", "brightness")
 
 
-def test_discovery_is_cached_until_refresh(site):
+def test_discovery_is_cached_until_refresh(fake_distribution, site):
     plugins.names("objectives")  # discover now, before the distribution exists
-    _fake_distribution(
-        site, "fakeplug-late", "0.1", "fakeplug_late", GOOD.format(module="fakeplug_late")
-    )
+    fake_distribution("fakeplug-late", "0.1", "fakeplug_late", GOOD.format(module="fakeplug_late"))
     assert "brightness" not in plugins.names("objectives")
     plugins.refresh()
     assert "brightness" in plugins.names("objectives")
 
 
-def test_broken_plugin_warns_with_entry_point_distribution_version_and_error(site):
-    _fake_distribution(
-        site, "fakeplug-broken", "0.9", "fakeplug_broken", "raise RuntimeError('boom at import')\n"
+def test_broken_plugin_warns_with_entry_point_distribution_version_and_error(
+    fake_distribution, site
+):
+    fake_distribution(
+        "fakeplug-broken", "0.9", "fakeplug_broken", "raise RuntimeError('boom at import')\n"
     )
     plugins.refresh()
     with pytest.warns(PluginLoadWarning) as record:
@@ -105,9 +92,9 @@ def test_broken_plugin_warns_with_entry_point_distribution_version_and_error(sit
         assert part in message
 
 
-def test_strict_mode_turns_a_broken_plugin_into_an_error(site, monkeypatch):
-    _fake_distribution(
-        site, "fakeplug-broken", "0.9", "fakeplug_broken", "raise RuntimeError('boom at import')\n"
+def test_strict_mode_turns_a_broken_plugin_into_an_error(fake_distribution, site, monkeypatch):
+    fake_distribution(
+        "fakeplug-broken", "0.9", "fakeplug_broken", "raise RuntimeError('boom at import')\n"
     )
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
     plugins.refresh()
@@ -115,9 +102,8 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error(site, monkeypatch):
         plugins.names("objectives")
 
 
-def test_a_hook_that_raises_is_isolated_too(site):
-    _fake_distribution(
-        site,
+def test_a_hook_that_raises_is_isolated_too(fake_distribution, site):
+    fake_distribution(
         "fakeplug-hookfail",
         "2.0",
         "fakeplug_hookfail",
@@ -134,9 +120,9 @@ def test_a_hook_that_raises_is_isolated_too(site):
         assert "to_rgb" in plugins.names("transforms")
 
 
-def test_autoload_can_be_disabled(site, monkeypatch):
-    _fake_distribution(
-        site, "fakeplug-good", "1.2.3", "fakeplug_good", GOOD.format(module="fakeplug_good")
+def test_autoload_can_be_disabled(fake_distribution, site, monkeypatch):
+    fake_distribution(
+        "fakeplug-good", "1.2.3", "fakeplug_good", GOOD.format(module="fakeplug_good")
     )
     monkeypatch.setenv("OPTIM_DISABLE_PLUGIN_AUTOLOAD", "1")
     plugins.refresh()
@@ -145,15 +131,13 @@ def test_autoload_can_be_disabled(site, monkeypatch):
     assert "channel_activation" in names  # core's built-ins do not need entry points
 
 
-def test_same_name_from_two_distributions_is_an_error_naming_both_in_strict_mode(site, monkeypatch):
+def test_same_name_from_two_distributions_is_an_error_naming_both_in_strict_mode(
+    fake_distribution, site, monkeypatch
+):
     # By default a clash is a warning and the first name is kept (test_plugins_isolation.py).
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
-    _fake_distribution(
-        site, "fakeplug-one", "1.0", "fakeplug_one", GOOD.format(module="fakeplug_one")
-    )
-    _fake_distribution(
-        site, "fakeplug-two", "2.0", "fakeplug_two", GOOD.format(module="fakeplug_two")
-    )
+    fake_distribution("fakeplug-one", "1.0", "fakeplug_one", GOOD.format(module="fakeplug_one"))
+    fake_distribution("fakeplug-two", "2.0", "fakeplug_two", GOOD.format(module="fakeplug_two"))
     plugins.refresh()
     with pytest.raises(PluginError) as info:
         plugins.names("objectives")
@@ -161,10 +145,9 @@ def test_same_name_from_two_distributions_is_an_error_naming_both_in_strict_mode
     assert "fakeplug-two 2.0" in str(info.value)
 
 
-def test_clash_with_a_core_name_is_an_error_in_strict_mode(site, monkeypatch):
+def test_clash_with_a_core_name_is_an_error_in_strict_mode(fake_distribution, site, monkeypatch):
     monkeypatch.setenv("OPTIM_STRICT_PLUGINS", "1")
-    _fake_distribution(
-        site,
+    fake_distribution(
         "fakeplug-steal",
         "1.0",
         "fakeplug_steal",

@@ -283,25 +283,6 @@ def test_spec_runs_a_bare_render_spec_file(tmp_path, capsys):
 # --- nothing lost, nothing overwritten (issue 16) ------------------------------------------------
 
 
-@pytest.fixture
-def ctrl_c_at(monkeypatch):
-    """``ctrl_c_at(k)``: the k-th optimisation step from now (0-based) raises KeyboardInterrupt."""
-    from optim.optimization.input_optimization import InputOptimization
-
-    def arm(k: int) -> None:
-        real, calls = InputOptimization._step, {"n": 0}
-
-        def step(self, *args):
-            calls["n"] += 1
-            if calls["n"] == k + 1:
-                raise KeyboardInterrupt
-            return real(self, *args)
-
-        monkeypatch.setattr(InputOptimization, "_step", step)
-
-    return arm
-
-
 def test_ctrl_c_in_render_writes_what_ran_and_exits_130(tmp_path, capsys, ctrl_c_at):
     ctrl_c_at(2)
     out = tmp_path / "unit.png"

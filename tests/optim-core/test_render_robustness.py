@@ -12,7 +12,6 @@ from torch import nn
 
 import optim as opt
 from optim.optimization import FastPath, NotFiniteError, n_steps
-from optim.optimization.input_optimization import InputOptimization
 
 SIZE = 16
 
@@ -20,25 +19,6 @@ SIZE = 16
 def _model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3)).eval()
-
-
-@pytest.fixture
-def ctrl_c_at(monkeypatch):
-    """``ctrl_c_at(k)``: the k-th optimisation step from now (0-based) raises KeyboardInterrupt."""
-
-    def arm(k: int) -> None:
-        real = InputOptimization._step
-        calls = {"n": 0}
-
-        def step(self, *args):
-            calls["n"] += 1
-            if calls["n"] == k + 1:
-                raise KeyboardInterrupt
-            return real(self, *args)
-
-        monkeypatch.setattr(InputOptimization, "_step", step)
-
-    return arm
 
 
 def test_ctrl_c_in_the_first_step_of_render_returns_an_empty_history(ctrl_c_at):
