@@ -8,8 +8,6 @@ name it, so no name ends in a traceback (issue 16).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import pytest
 import torch
 import torch.nn as nn
@@ -24,32 +22,7 @@ from optim.rendering.pipeline import build_image, build_transforms, check_builda
 FAST = ["--model", "tiny_net", "--random-weights", "--size", "32", "--steps", "2", "--no-progress"]
 
 
-def tiny_net(pretrained: bool = False) -> nn.Module:
-    return nn.Sequential(
-        OrderedDict(
-            conv1=nn.Conv2d(3, 8, 3, padding=1),
-            relu1=nn.ReLU(),
-            conv2=nn.Conv2d(8, 16, 3, stride=2),
-            relu2=nn.ReLU(),
-            pool=nn.AdaptiveAvgPool2d(1),
-            flatten=nn.Flatten(),
-            fc=nn.Linear(16, 10),
-        )
-    ).eval()
-
-
-class TinyZoo:
-    @staticmethod
-    @hookimpl
-    def register_models(register):
-        register("tiny_net", tiny_net, description="two convolutions, for tests")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def registered_tiny_net():
-    plugins.add_plugin(TinyZoo, name="tiny-zoo-names")
-    yield
-    plugins.remove_plugin(TinyZoo)
+pytestmark = pytest.mark.usefixtures("tiny_zoo")  # registers the model "tiny_net"
 
 
 def _works_or_one_line(capsys, args: list[str]) -> tuple[int, str]:
@@ -139,13 +112,15 @@ def test_activation_weights_on_a_whole_layer_is_refused_in_one_line(capsys, tmp_
     assert "needs weights" in line
 
 
-def test_builders_name_the_missing_parameters_and_the_kind():
+def test_builders_name_the_missing_parameters_and_the_kind(tiny_zoo):
     with pytest.raises(ValueError, match=r"parameterization 'stack_image' .*\(parameterizations\)"):
         build_image("stack_image", (16, 16), 1)
     with pytest.raises(ValueError, match=r"transform 'gaussian_smoothing' .*channels, kernel_size"):
         build_transforms("gaussian_smoothing")
     with pytest.raises(ValueError, match=r"objective 'direction' .*\(vec\)"):
-        unit_objective(tiny_net(), UnitTarget("conv2"), size=(16, 16), objective="direction")
+        unit_objective(
+            tiny_zoo.tiny_net(), UnitTarget("conv2"), size=(16, 16), objective="direction"
+        )
 
 
 def test_a_registered_class_that_fails_to_build_is_a_value_error_naming_it():
@@ -180,8 +155,8 @@ def test_a_registered_class_that_fails_to_build_is_a_value_error_naming_it():
         plugins.remove_plugin(Plugin)
 
 
-def test_a_batch_objective_on_one_image_is_refused_and_works_on_two():
-    model = tiny_net()
+def test_a_batch_objective_on_one_image_is_refused_and_works_on_two(tiny_zoo):
+    model = tiny_zoo.tiny_net()
     unit = UnitTarget("conv2")
     with pytest.raises(ValueError, match=r"'alignment' does not depend on the image .* batch of 2"):
         unit_objective(model, unit, size=(16, 16), objective="alignment", batch=1)

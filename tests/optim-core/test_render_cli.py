@@ -6,59 +6,21 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 
 import optim.rendering.model_source as model_source
-from optim import plugins
 from optim.cli import main
-from optim.plugins import hookimpl
 
 WEIGHTS: dict[str, Path] = {}
 FAST = ["--size", "32", "--steps", "3", "--transforms", "none", "--no-progress"]
 
 
-def tiny_net(pretrained: bool = False) -> nn.Module:
-    """A two-conv network; pretrained weights come from a file, as in a real zoo."""
-    model = nn.Sequential(
-        OrderedDict(
-            conv1=nn.Conv2d(3, 8, 3, padding=1),
-            relu1=nn.ReLU(),
-            conv2=nn.Conv2d(8, 16, 3, stride=2),
-            relu2=nn.ReLU(),
-            pool=nn.AdaptiveAvgPool2d(1),
-            flatten=nn.Flatten(),
-            fc=nn.Linear(16, 10),
-        )
-    )
-    if pretrained:
-        model.load_state_dict(torch.load(WEIGHTS["tiny_net"], weights_only=True))
-        model.weights_file = str(WEIGHTS["tiny_net"])  # what optim-models' loaders record
-    return model.eval()
-
-
-class TinyZoo:
-    @staticmethod
-    @hookimpl
-    def register_models(register):
-        register("tiny_net", tiny_net, description="two convolutions, for tests")
-
-
 @pytest.fixture(scope="module", autouse=True)
-def registered_tiny_net(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "tiny.pth"
-    generator = torch.Generator().manual_seed(0)
-    state = {k: torch.randn(v.shape, generator=generator) * 0.3 for k, v in
-             tiny_net().state_dict().items()}  # fmt: skip
-    torch.save(state, path)
-    WEIGHTS["tiny_net"] = path
-    plugins.add_plugin(TinyZoo, name="tiny-zoo")
-    yield
-    plugins.remove_plugin(TinyZoo)
+def registered_tiny_net(tiny_zoo):
+    WEIGHTS["tiny_net"] = tiny_zoo.weights
 
 
 def _sha(path: Path) -> str:
