@@ -66,3 +66,13 @@ def test_cli_builds_no_objective_and_edits_no_result():
         assert not any(m.startswith("optim.rendering.objective") for m in imported), path
         assert "optim.rendering.parse_target" not in imported, path
         assert ".settings[" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_parser_starts_without_importing_torch():
+    """`optim --version` and `optim plugins` stay instant: torch loads only for a job."""
+    import subprocess
+    import sys
+
+    probe = "import sys, optim.cli; optim.cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

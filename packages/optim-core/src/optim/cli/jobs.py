@@ -33,7 +33,6 @@ from optim.rendering.gallery import CHANNEL_DIR
 from optim.rendering.model_source import ModelSource
 
 __all__ = [
-    "DEFAULT_OUT",
     "check_gallery_folder",
     "finish",
     "layer_job",
@@ -42,8 +41,6 @@ __all__ = [
     "report_reproduction",
 ]
 
-DEFAULT_OUT = "render.png"
-"""Where ``optim render`` writes when no ``--out`` is given."""
 GALLERY_FILES = ("index.html", "grid.png", "manifest.json", CHANNEL_DIR)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 
 from optim.checks import parse_int_list
-from optim.cli.jobs import check_gallery_folder, finish, layer_job
 from optim.cli.render_options import (
     RENDER_OPTIONS,
     add_model_options,
@@ -23,7 +22,7 @@ from optim.cli.render_options import (
     spec_from_args,
     user_errors,
 )
-from optim.rendering import LAYER_JOB, write_gallery
+from optim.rendering.spec import LAYER_JOB
 
 __all__ = ["DEFAULTS", "add_parser", "run"]
 
@@ -72,6 +71,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from optim.cli.jobs import check_gallery_folder, finish, layer_job
+    from optim.rendering.gallery import write_gallery
+
     given = {"target": args.layer, "batch_size": args.batch_size}
     if args.channels is not None and args.channels != "all":
         with user_errors():

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 
 from optim.cli.errors import CLIError
-from optim.cli.jobs import DEFAULT_OUT, finish, render_job, report_render
 from optim.cli.render_options import (
+    DEFAULT_OUT,
     RENDER_OPTIONS,
     add_model_options,
     add_render_options,
@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         return rerun_manifest(
             args.spec, args.out, show_progress=not args.no_progress, force=args.force
         )
+
+    from optim.cli.jobs import finish, render_job, report_render
 
     spec = spec_from_args(args, DEFAULTS, (*RENDER_OPTIONS, "target"))
     out = check_output_file(args.out or DEFAULT_OUT)

@@ -24,6 +24,7 @@ from optim.cli.errors import CLIError
 from optim.rendering.spec import CUDA_GRAPH_CHOICES, PRECISIONS, RenderSpec
 
 __all__ = [
+    "DEFAULT_OUT",
     "RENDER_OPTIONS",
     "add_model_options",
     "add_render_options",
@@ -34,6 +35,9 @@ __all__ = [
     "user_errors",
     "with_fresh_seed",
 ]
+
+DEFAULT_OUT = "render.png"
+"""Where ``optim render`` writes when no ``--out`` is given."""
 
 RENDER_OPTIONS = (
     "model", "size", "steps", "lr", "seed", "parameterization", "transforms", "objective",

@@ -21,7 +21,6 @@ from typing import Any
 
 from optim.cli.errors import CLIError
 from optim.cli.jobs import (
-    DEFAULT_OUT,
     check_gallery_folder,
     finish,
     layer_job,
@@ -29,7 +28,7 @@ from optim.cli.jobs import (
     report_render,
     report_reproduction,
 )
-from optim.cli.render_options import check_output_dir, check_output_file, user_errors
+from optim.cli.render_options import DEFAULT_OUT, check_output_dir, check_output_file, user_errors
 from optim.rendering import ModelSource, RenderSpec, read_manifest, write_gallery
 from optim.rendering.files import check_new
 from optim.rendering.model_source import sha256_file

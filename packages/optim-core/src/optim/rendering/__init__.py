@@ -15,27 +15,59 @@ Example:
 
 from __future__ import annotations
 
-from optim.rendering.engine import (
-    EngineRun,
-    evaluate_objective,
-    optimize_image,
-    progress_bar,
-    resolve_device,
-    seeded,
-)
-from optim.rendering.gallery import write_gallery
-from optim.rendering.manifest import (
-    layer_manifest,
-    read_manifest,
-    render_manifest,
-    write_manifest,
-)
-from optim.rendering.model_source import DEFAULT_MODEL, ModelSource, load_registered_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from optim.rendering.parse_target import UnitTarget, parse_target
-from optim.rendering.render import DEFAULT_LR, fast_path_of, render
-from optim.rendering.render_layer import DEFAULT_BATCH_SIZE, render_layer
-from optim.rendering.result import LayerRenderResult, RenderResult
 from optim.rendering.spec import LAYER_JOB, RenderSpec
+
+if TYPE_CHECKING:
+    from optim.rendering.engine import (
+        EngineRun,
+        evaluate_objective,
+        optimize_image,
+        progress_bar,
+        resolve_device,
+        seeded,
+    )
+    from optim.rendering.gallery import write_gallery
+    from optim.rendering.manifest import (
+        layer_manifest,
+        read_manifest,
+        render_manifest,
+        write_manifest,
+    )
+    from optim.rendering.model_source import DEFAULT_MODEL, ModelSource, load_registered_model
+    from optim.rendering.render import DEFAULT_LR, fast_path_of, render
+    from optim.rendering.render_layer import DEFAULT_BATCH_SIZE, render_layer
+    from optim.rendering.result import LayerRenderResult, RenderResult
+
+# Imported on first use: the spec and target parsing above need no torch, so the CLI's
+# parser (and `optim --version`) starts without importing it.
+_LAZY = {
+    "optim.rendering.engine": (
+        "EngineRun", "evaluate_objective", "optimize_image", "progress_bar", "resolve_device",
+        "seeded",
+    ),
+    "optim.rendering.gallery": ("write_gallery",),
+    "optim.rendering.manifest": (
+        "layer_manifest", "read_manifest", "render_manifest", "write_manifest",
+    ),
+    "optim.rendering.model_source": ("DEFAULT_MODEL", "ModelSource", "load_registered_model"),
+    "optim.rendering.render": ("DEFAULT_LR", "fast_path_of", "render"),
+    "optim.rendering.render_layer": ("DEFAULT_BATCH_SIZE", "render_layer"),
+    "optim.rendering.result": ("LayerRenderResult", "RenderResult"),
+}  # fmt: skip
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'optim.rendering' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -64,3 +96,7 @@ __all__ = [
     "write_gallery",
     "write_manifest",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
