@@ -16,7 +16,7 @@ import optim as opt
 from optim.loss import BaseLoss
 from optim.optimization import HostSyncError, assert_step_capturable
 from optim.optimization.graphed_step import capturing_step, simulated_capture
-from optim.rendering.render_layer import _slot_images, _slots_objective
+from optim.rendering.layer_render import _slot_images, _slots_objective
 
 SIZE = 32
 

@@ -191,7 +191,7 @@ def test_render_layer_rejects_unknown_layer(model):
 
 @pytest.mark.parametrize("shape", [(3, 6, 5, 4), (3, 6)])
 def test_render_layer_gathers_each_slots_channel_like_channel_activation(shape):
-    from optim.rendering.render_layer import _slots_objective
+    from optim.rendering.layer_render import _slots_objective
 
     layer = nn.Identity()
     values = {layer: torch.randn(shape, dtype=torch.float64)}

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         seeded,
     )
     from optim.rendering.gallery import write_gallery
+    from optim.rendering.layer_render import DEFAULT_BATCH_SIZE, render_layer
     from optim.rendering.manifest import (
         layer_manifest,
         read_manifest,
@@ -38,9 +39,8 @@ if TYPE_CHECKING:
         write_manifest,
     )
     from optim.rendering.model_source import DEFAULT_MODEL, ModelSource, load_registered_model
-    from optim.rendering.render import DEFAULT_LR, fast_path_of, render
-    from optim.rendering.render_layer import DEFAULT_BATCH_SIZE, render_layer
     from optim.rendering.result import LayerRenderResult, RenderResult
+    from optim.rendering.unit_render import DEFAULT_LR, fast_path_of, render
 
 # Imported on first use: the spec and target parsing above need no torch, so the CLI's
 # parser (and `optim --version`) starts without importing it.
@@ -54,8 +54,8 @@ _LAZY = {
         "layer_manifest", "read_manifest", "render_manifest", "write_manifest",
     ),
     "optim.rendering.model_source": ("DEFAULT_MODEL", "ModelSource", "load_registered_model"),
-    "optim.rendering.render": ("DEFAULT_LR", "fast_path_of", "render"),
-    "optim.rendering.render_layer": ("DEFAULT_BATCH_SIZE", "render_layer"),
+    "optim.rendering.unit_render": ("DEFAULT_LR", "fast_path_of", "render"),
+    "optim.rendering.layer_render": ("DEFAULT_BATCH_SIZE", "render_layer"),
     "optim.rendering.result": ("LayerRenderResult", "RenderResult"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _LAZY.items() for name in names}

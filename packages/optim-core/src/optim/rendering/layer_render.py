@@ -33,9 +33,9 @@ from optim.rendering.engine import (
 from optim.rendering.objective import layer_channel_count, layer_output, objective_for
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
-from optim.rendering.render import DEFAULTS, RenderInputs, fast_path_of, from_python
 from optim.rendering.result import LayerRenderResult
 from optim.rendering.spec import RenderSpec
+from optim.rendering.unit_render import DEFAULTS, RenderInputs, fast_path_of, from_python
 
 if TYPE_CHECKING:
     from optim.optimization import FastPath
