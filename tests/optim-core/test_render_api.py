@@ -221,3 +221,22 @@ def test_render_layer_same_seed_is_bitwise_equal_and_records_its_spec(model):
     )  # fmt: skip
     assert first.spec.model.startswith("python:")  # a Python model object: not rebuildable
     assert not first.spec.rebuildable and first.ran["cuda_graph"] is False
+
+
+@pytest.mark.parametrize(
+    ("call", "extra"),
+    [
+        (opt.render, {"steps": 3}),
+        (opt.render, {"seed": 2}),
+        (opt.render, {"fast_path": opt.optimization.FastPath.off()}),
+        (opt.render_layer, {"channels": [1]}),
+        (opt.render_layer, {"transforms": "none"}),
+    ],
+)
+def test_settings_beside_a_spec_are_refused_not_ignored(model, call, extra):
+    spec = opt.rendering.RenderSpec(target="conv2", channels=(0,), size=SIZE, steps=1)
+    if call is opt.render:
+        spec = spec.replace(target="conv2:1", channels=None)
+    name = next(iter(extra))
+    with pytest.raises(TypeError, match=rf"got a RenderSpec and also {name}"):
+        call(model, spec, **extra)

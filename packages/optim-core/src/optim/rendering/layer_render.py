@@ -35,7 +35,7 @@ from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.result import LayerRenderResult
 from optim.rendering.spec import RenderSpec
-from optim.rendering.unit_render import DEFAULTS, RenderInputs, fast_path_of, from_python
+from optim.rendering.unit_render import DEFAULTS, RenderInputs, from_python, spec_alone
 
 if TYPE_CHECKING:
     from optim.optimization import FastPath
@@ -152,10 +152,14 @@ def render_layer(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
+    settings = {"channels": channels, "batch_size": batch_size, "size": size, "steps": steps,
+                "lr": lr, "seed": seed, "objective": objective, "device": device}  # fmt: skip
     if isinstance(layer, RenderSpec):
-        if channels is not None or fast_path is not None:
-            raise TypeError("render_layer got a RenderSpec: put the channels in it.")
-        spec, inputs, fast_path = layer, RenderInputs(), fast_path_of(layer)
+        spec, inputs = layer, RenderInputs()
+        fast_path = spec_alone(
+            "render_layer", spec, {**settings, "parameterization": parameterization,
+                                   "transforms": transforms, "fast_path": fast_path},
+        )  # fmt: skip
     else:
         if isinstance(parameterization, nn.Module):
             raise TypeError(
@@ -165,11 +169,8 @@ def render_layer(
         if not isinstance(layer, str):
             raise TypeError(f"layer must be a dotted layer name, got {layer!r}.")
         spec, inputs = from_python(
-            model, layer,
-            spec_fields={"channels": channels, "batch_size": batch_size, "size": size,
-                         "steps": steps, "lr": lr, "seed": seed, "objective": objective,
-                         "device": None if device is None else str(device)},
-            parameterization=parameterization, transforms=transforms, fast_path=fast_path,
+            model, layer, spec_fields=settings, parameterization=parameterization,
+            transforms=transforms, fast_path=fast_path,
         )  # fmt: skip
     return render_layer_spec(model, spec, inputs, show_progress=show_progress, fast_path=fast_path)
 

@@ -220,10 +220,11 @@ def _build_objective(module: nn.Module, unit: UnitTarget, name: str, batch_index
             f"({', '.join(cannot)}); use it from Python instead."
         )
     if unit.is_neuron and not takes("x"):
-        _check_suggestion(module, UnitTarget(unit.layer, unit.channel), name, batch_index)
+        # Advise dropping ':x:y' only if that builds: otherwise its own reason is raised.
+        _build_objective(module, UnitTarget(unit.layer, unit.channel), name, batch_index)
         raise ValueError(f"{what} takes no neuron position: drop ':x:y'.")
     if unit.channel is not None and not takes("channel_index"):
-        _check_suggestion(module, UnitTarget(unit.layer), name, batch_index)
+        _build_objective(module, UnitTarget(unit.layer), name, batch_index)  # as above
         raise ValueError(
             f"{what} takes no channel: it scores the whole layer. Write the target as just "
             f"{unit.layer!r} (`optim layer` renders one channel per image and needs an "
@@ -247,51 +248,39 @@ def _build_objective(module: nn.Module, unit: UnitTarget, name: str, batch_index
         ) from exc
 
 
-def _check_suggestion(
-    module: nn.Module, suggested: UnitTarget, name: str, batch_index: int | None
-) -> None:
-    """Raise the reason the objective fails on ``suggested`` too, rather than advising it."""
-    _build_objective(module, suggested, name, batch_index)
-
-
 def _probe_objective(
     built: object, module: nn.Module, name: str, unit: UnitTarget, shape: Shape
 ) -> None:
     """Refuse an objective whose value on a ``shape`` activation has no gradient."""
+    if _depends_on_activation(built, module, shape) is not False:
+        return  # it does, or random activations made it fail: the render reports its own errors
+    images = f"{shape[0]} image" + ("s" if shape[0] != 1 else "")
+    compares_images = shape[0] == 1 and _depends_on_activation(built, module, (2, *shape[1:]))
+    raise ValueError(
+        f"The objective {name!r} does not depend on the image when it sees {images} of "
+        f"layer {unit.layer!r} (its value has no gradient), so there is nothing to optimise"
+        + (
+            "; it compares the images of a batch: render a batch of 2 or more, from Python."
+            if compares_images
+            else "; use another objective."
+        )
+    )
+
+
+def _depends_on_activation(built: object, module: nn.Module, shape: Shape) -> bool | None:
+    """Whether ``built``'s value on a random ``shape`` activation has a gradient (``None``:
+    evaluating it failed, or gave no tensor). The draws come from a private generator: the
+    global RNG is the render's."""
     import torch
 
-    generator = torch.Generator().manual_seed(0)  # the global RNG is the render's: untouched
+    generator = torch.Generator().manual_seed(0)
     activation = torch.randn(shape, generator=generator).requires_grad_()
     try:
         with torch.enable_grad():
             value = built({module: activation})
     except Exception:
-        return  # random activations are not real ones: the render reports its own errors
-    if isinstance(value, torch.Tensor) and not value.requires_grad:
-        images = f"{shape[0]} image" + ("s" if shape[0] != 1 else "")
-        raise ValueError(
-            f"The objective {name!r} does not depend on the image when it sees {images} of "
-            f"layer {unit.layer!r} (its value has no gradient), so there is nothing to "
-            "optimise"
-            + (
-                "; it compares the images of a batch: render a batch of 2 or more, from Python."
-                if shape[0] == 1 and _depends_with_batch(built, module, shape)
-                else "; use another objective."
-            )
-        )
-
-
-def _depends_with_batch(built: object, module: nn.Module, shape: Shape) -> bool:
-    import torch
-
-    generator = torch.Generator().manual_seed(0)
-    activation = torch.randn((2, *shape[1:]), generator=generator).requires_grad_()
-    try:
-        with torch.enable_grad():
-            value = built({module: activation})
-    except Exception:
-        return False
-    return isinstance(value, torch.Tensor) and value.requires_grad
+        return None
+    return value.requires_grad if isinstance(value, torch.Tensor) else None
 
 
 def unit_objective(

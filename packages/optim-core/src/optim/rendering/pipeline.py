@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -47,6 +46,9 @@ TransformsSpec = str | nn.Module | None
 
 _PARAMETERIZATION_ARGUMENTS = ("size", "channels", "batch", "init")
 """What :class:`~optim.images.NaturalImage` gives a parameterization class."""
+
+_TRANSFORM_INSTEAD = "build it in Python and pass the module, or use 'transformation_robustness'"
+"""What to do instead when a registered transform cannot be built by a render."""
 
 _TRANSFORM_PROBE = (1, 3, 224, 224)
 """The image a registered transform is tried on once (a copy of it, on the CPU)."""
@@ -208,7 +210,7 @@ def _check_factory(kind: str, name: str | None, factory: Any, given: list[str]) 
     instead = (
         "build the image in Python and pass the module (parameterization=...), or use 'fft_image'"
         if kind == "parameterization"
-        else "build it in Python and pass the module, or use 'transformation_robustness'"
+        else _TRANSFORM_INSTEAD
     )
     missing = missing_arguments(parameters, given)
     if missing:
@@ -241,8 +243,8 @@ def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module
     Raises:
         ValueError: the name is unknown (closest listed), or names a transform a render
             cannot build from its defaults: it needs arguments (named in the message), its
-            construction fails, it is not an ``nn.Module``, or its defaults leave no image
-            (tried once on a copy, with a 224 px RGB image).
+            construction fails, or it is not an ``nn.Module``. (Whether its defaults leave an
+            image at all is :func:`check_buildable`'s job: it runs once per render.)
 
     Example:
         >>> type(build_transforms("transformation_robustness")).__name__
@@ -268,7 +270,7 @@ def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module
         factory = plugins.get("transforms", name)
     except KeyError as exc:
         raise ValueError(str(exc.args[0]) + f" Or use {NO_TRANSFORMS!r}.") from None
-    instead = "build it in Python and pass the module, or use 'transformation_robustness'"
+    instead = _TRANSFORM_INSTEAD
     parameters = signature_parameters(factory)
     kwargs = {}
     if keep_size and parameters is not None and "crop_or_pad_output" in parameters:
@@ -291,18 +293,16 @@ def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module
             f"The transform {name!r} builds {qualified_name(transform)}, not an nn.Module, so "
             f"a render cannot use it; {instead}."
         )
-    _check_leaves_an_image(name, transform, instead)
     return transform
 
 
 def _check_leaves_an_image(name: str, transform: nn.Module, instead: str) -> None:
     """Refuse a transform whose defaults turn an image into nothing (``CenterCrop()`` crops
-    to 0x0). A copy runs once on the CPU, with the global RNG restored afterwards; a failure
-    is left for the render to report (RGBA-only transforms fail on this RGB probe)."""
+    to 0x0). It runs once on the CPU (the caller forks the RNG); a failure is left for the
+    render to report (RGBA-only transforms fail on this RGB probe)."""
     try:
-        trial = copy.deepcopy(transform)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            output = trial(torch.full(_TRANSFORM_PROBE, 0.5))
+        with torch.no_grad():
+            output = transform(torch.full(_TRANSFORM_PROBE, 0.5))
     except Exception:
         return
     if isinstance(output, torch.Tensor) and (output.dim() != 4 or output.numel() == 0):
@@ -322,7 +322,8 @@ def check_buildable(
     keep_size: bool = False,
 ) -> None:
     """Raise now the ``ValueError`` that :func:`build_image` or :func:`build_transforms` would
-    raise for these registered names, before anything slow (a model load, a progress bar).
+    raise for these registered names, before anything slow (a model load, a progress bar),
+    and refuse a transform whose defaults leave no image (tried once on a copy).
 
     Both are built once and dropped, under a forked CPU RNG: the draws a render makes later
     are unchanged. Objects (classes, modules) are not checked here.
@@ -338,4 +339,5 @@ def check_buildable(
         if isinstance(parameterization, str):
             build_image(parameterization, size, batch)
         if isinstance(transforms, str):
-            build_transforms(transforms, keep_size=keep_size)
+            built = build_transforms(transforms, keep_size=keep_size)
+            _check_leaves_an_image(transforms, built, _TRANSFORM_INSTEAD)

@@ -44,6 +44,7 @@ from optim.rendering.parse_target import UnitTarget, parse_target
 
 __all__ = [
     "CUDA_GRAPH_CHOICES",
+    "CUDA_GRAPH_SETTINGS",
     "LAYER_JOB",
     "MAX_SEED",
     "MIN_SIZE",
@@ -59,7 +60,9 @@ MAX_SEED = 2**31 - 1
 MIN_SIZE = 8
 """The smallest image side a render accepts, in px."""
 PRECISIONS = ("fp32", "bf16", "fp16")
-CUDA_GRAPH_CHOICES = ("auto", "on", "off")
+CUDA_GRAPH_SETTINGS: dict[str, bool | None] = {"auto": None, "on": True, "off": False}
+"""``cuda_graph`` values and the ``FastPath(cuda_graph=...)`` each one means."""
+CUDA_GRAPH_CHOICES = tuple(CUDA_GRAPH_SETTINGS)
 PYTHON_PREFIX = "python:"
 """Prefix of the description of a Python object that a spec cannot rebuild."""
 NO_TRANSFORMS = "none"

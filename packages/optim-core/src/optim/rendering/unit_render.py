@@ -25,12 +25,12 @@ from optim.rendering.engine import (
 from optim.rendering.objective import default_objective, unit_objective
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.result import RenderResult
-from optim.rendering.spec import NO_TRANSFORMS, RenderSpec, describe_object
+from optim.rendering.spec import CUDA_GRAPH_SETTINGS, NO_TRANSFORMS, RenderSpec, describe_object
 
 if TYPE_CHECKING:
     from optim.optimization import FastPath
 
-__all__ = ["DEFAULT_LR", "RenderInputs", "from_python", "render"]
+__all__ = ["DEFAULT_LR", "RenderInputs", "fast_path_of", "from_python", "render", "spec_alone"]
 
 DEFAULTS = RenderSpec()
 DEFAULT_LR = DEFAULTS.lr
@@ -95,7 +95,9 @@ def from_python(
             f"fast_path must be an optim.optimization.FastPath, got {type(fast_path).__name__}."
         )
     asked = (fast_path or FastPath()).describe()
-    graph = {None: "auto", True: "on", False: "off"}[asked["cuda_graph"]]
+    graph = next(k for k, v in CUDA_GRAPH_SETTINGS.items() if v == asked["cuda_graph"])
+    fields = dict(spec_fields)
+    device = fields.pop("device", None)
     spec = RenderSpec(
         model=describe_object(model),
         target=target,
@@ -103,7 +105,8 @@ def from_python(
         transforms=transforms,
         precision=asked["autocast"],
         cuda_graph=graph,
-        **spec_fields,
+        device=None if device is None else str(device),
+        **fields,
     )
     return spec, inputs
 
@@ -125,17 +128,34 @@ def fast_path_of(spec: RenderSpec) -> FastPath:
     """
     from optim.optimization import FastPath
 
-    graph = {"auto": None, "on": True, "off": False}[spec.cuda_graph]
-    return FastPath(autocast=spec.precision, cuda_graph=graph)
+    return FastPath(autocast=spec.precision, cuda_graph=CUDA_GRAPH_SETTINGS[spec.cuda_graph])
 
 
-def _only_spec(target: RenderSpec, given: dict[str, Any]) -> None:
-    changed = [name for name, value in given.items() if value != getattr(DEFAULTS, name)]
+_UNSET = {
+    **{name: getattr(DEFAULTS, name) for name in ("size", "steps", "lr", "batch", "batch_size")},
+    **{name: getattr(DEFAULTS, name) for name in ("parameterization", "transforms")},
+    **dict.fromkeys(("seed", "objective", "device", "fast_path", "channels")),
+}
+"""The keyword arguments of ``render``/``render_layer`` as they are when not given."""
+
+
+def spec_alone(function: str, spec: RenderSpec, given: dict[str, Any]) -> FastPath:
+    """The FastPath of ``spec``, after checking that no other setting was ``given`` beside it
+    (it would be silently ignored); raises TypeError naming them.
+
+    Example:
+        >>> spec_alone("render", RenderSpec(), {"steps": 8})
+        Traceback (most recent call last):
+        ...
+        TypeError: render got a RenderSpec and also steps: put every setting in the spec (spec.replace(steps=...)).
+    """  # noqa: E501
+    changed = [name for name, value in given.items() if value != _UNSET[name]]
     if changed:
         raise TypeError(
-            f"render got a RenderSpec and also {', '.join(changed)}: put every setting in the "
-            f"spec (spec.replace({changed[0]}=...))."
+            f"{function} got a RenderSpec and also {', '.join(changed)}: put every setting in "
+            f"the spec (spec.replace({changed[0]}=...))."
         )
+    return fast_path_of(spec)
 
 
 def render(
@@ -198,29 +218,20 @@ def render(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
+    settings = {"size": size, "steps": steps, "lr": lr, "batch": batch, "seed": seed,
+                "objective": objective, "device": device}  # fmt: skip
     if isinstance(target, RenderSpec):
-        given = {"size": size, "steps": steps, "lr": lr, "batch": batch}
-        _only_spec(
-            target, {**given, "parameterization": parameterization, "transforms": transforms}
-        )
-        if seed is not None or objective is not None or device is not None:
-            raise TypeError("render got a RenderSpec: put seed, objective and device in it.")
-        if fast_path is not None:
-            raise TypeError("render got a RenderSpec: its precision and cuda_graph apply.")
         spec, inputs = target, RenderInputs()
-        fast_path = fast_path_of(spec)
+        fast_path = spec_alone(
+            "render", spec, {**settings, "parameterization": parameterization,
+                             "transforms": transforms, "fast_path": fast_path},
+        )  # fmt: skip
     else:
         spec, inputs = from_python(
-            model, target,
-            spec_fields={"size": size, "steps": steps, "lr": lr, "batch": batch, "seed": seed,
-                         "objective": objective, "device": _device_name(device)},
-            parameterization=parameterization, transforms=transforms, fast_path=fast_path,
+            model, target, spec_fields=settings, parameterization=parameterization,
+            transforms=transforms, fast_path=fast_path,
         )  # fmt: skip
     return render_spec(model, spec, inputs, show_progress=show_progress, fast_path=fast_path)
-
-
-def _device_name(device: str | torch.device | None) -> str | None:
-    return None if device is None else str(device)
 
 
 def render_spec(

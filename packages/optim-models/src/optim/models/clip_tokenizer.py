@@ -57,22 +57,11 @@ def _clean(text: str) -> str:
 
 
 def _default_merges_path(progress: bool) -> Path:
-    from http.client import HTTPException
-
-    from optim.models.weights import WeightsUnavailableError, hub_cache_path
+    from optim.models.weights import download_to_cache, hub_cache_path
 
     path = hub_cache_path(CLIP_BPE_MERGES_URL)
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(CLIP_BPE_MERGES_URL, str(path), progress=progress)
-        except (OSError, HTTPException) as exc:
-            raise WeightsUnavailableError(
-                f"The CLIP tokenizer's merges file is not available offline: {path.name} is not "
-                f"in the torch hub cache and downloading it failed ({exc}). Download "
-                f"{CLIP_BPE_MERGES_URL} on a machine with network and place it at {path}, or "
-                "pass merges_path=<file>."
-            ) from None
+        download_to_cache(CLIP_BPE_MERGES_URL, path, progress, "The CLIP tokenizer's BPE merges")
     return path
 
 

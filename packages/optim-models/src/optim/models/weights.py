@@ -15,9 +15,9 @@ the file); the original exception stays available as ``__context__``.
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import pickle
-import sys
 import urllib.error
 import urllib.parse
 import warnings
@@ -33,10 +33,13 @@ __all__ = [
     "WeightsMismatchError",
     "WeightsUnavailableError",
     "check_state_dict",
+    "download_to_cache",
     "hub_cache_path",
     "load_state_dict",
     "load_weights",
 ]
+
+logger = logging.getLogger(__name__)
 
 _SHOWN_KEYS = 5
 # Buffers that carry no learned values; files converted from other frameworks often lack them.
@@ -95,20 +98,21 @@ def _download_failure(exc: BaseException) -> str:
     return " ".join(str(reason).split()) or type(exc).__name__
 
 
-def _download(url: str, path: Path, progress: bool, name: str) -> None:
-    """Fetch ``url`` into the hub cache, or raise :class:`WeightsUnavailableError`."""
+def download_to_cache(url: str, path: Path, progress: bool, what: str) -> None:
+    """Fetch ``url`` to ``path`` in the hub cache, or raise :class:`WeightsUnavailableError`
+    saying that ``what`` (e.g. ``"InceptionV1 weights"``) is not available offline, with the
+    URL and where to place the file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # torch writes to a temporary file next to ``path`` and renames it when complete.
         torch.hub.download_url_to_file(url, str(path), None, progress=progress)
     except (OSError, http.client.HTTPException) as exc:  # URLError/HTTPError are OSErrors
         raise WeightsUnavailableError(
-            f"{name} weights are not available offline: {path.name} is not in the torch hub "
+            f"{what} are not available offline: {path.name} is not in the torch hub "
             f"cache and downloading it failed ({_download_failure(exc)}). Download {url} on a "
             f"machine with network and place it at {path}, or pass model_path=<file>."
         ) from None
-    if progress:
-        print(f"Downloaded {url} to {path}", file=sys.stderr)
+    logger.info("Downloaded %s to %s", url, path)
 
 
 def _read_problem(path: Path, exc: BaseException) -> str:
@@ -191,7 +195,7 @@ def _locate(
     if url is not None:
         path = hub_cache_path(url)
         if not path.exists():
-            _download(url, path, progress, name)
+            download_to_cache(url, path, progress, f"{name} weights")
         return path, remedy or _hub_remedy(path, url)
     raise ValueError("load_state_dict needs a url or a model_path")
 
