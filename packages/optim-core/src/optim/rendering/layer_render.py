@@ -35,7 +35,7 @@ from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.result import LayerRenderResult
 from optim.rendering.spec import RenderSpec
-from optim.rendering.unit_render import DEFAULTS, RenderInputs, from_python, spec_alone
+from optim.rendering.unit_render import DEFAULTS, RenderInputs, call_spec
 
 if TYPE_CHECKING:
     from optim.optimization import FastPath
@@ -154,24 +154,17 @@ def render_layer(
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     settings = {"channels": channels, "batch_size": batch_size, "size": size, "steps": steps,
                 "lr": lr, "seed": seed, "objective": objective, "device": device}  # fmt: skip
-    if isinstance(layer, RenderSpec):
-        spec, inputs = layer, RenderInputs()
-        fast_path = spec_alone(
-            "render_layer", spec, {**settings, "parameterization": parameterization,
-                                   "transforms": transforms, "fast_path": fast_path},
-        )  # fmt: skip
-    else:
-        if isinstance(parameterization, nn.Module):
-            raise TypeError(
-                "render_layer builds one image per channel: pass the parameterization as a "
-                "registered name or a class, not a module instance."
-            )
-        if not isinstance(layer, str):
-            raise TypeError(f"layer must be a dotted layer name, got {layer!r}.")
-        spec, inputs = from_python(
-            model, layer, spec_fields=settings, parameterization=parameterization,
-            transforms=transforms, fast_path=fast_path,
-        )  # fmt: skip
+    if not isinstance(layer, str | RenderSpec):
+        raise TypeError(f"layer must be a dotted layer name or a RenderSpec, got {layer!r}.")
+    if isinstance(parameterization, nn.Module):
+        raise TypeError(
+            "render_layer builds one image per channel: pass the parameterization as a "
+            "registered name or a class, not a module instance."
+        )
+    spec, inputs, fast_path = call_spec(
+        "render_layer", model, layer, settings, parameterization=parameterization,
+        transforms=transforms, fast_path=fast_path,
+    )  # fmt: skip
     return render_layer_spec(model, spec, inputs, show_progress=show_progress, fast_path=fast_path)
 
 

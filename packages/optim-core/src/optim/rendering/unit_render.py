@@ -30,7 +30,15 @@ from optim.rendering.spec import CUDA_GRAPH_SETTINGS, NO_TRANSFORMS, RenderSpec,
 if TYPE_CHECKING:
     from optim.optimization import FastPath
 
-__all__ = ["DEFAULT_LR", "RenderInputs", "fast_path_of", "from_python", "render", "spec_alone"]
+__all__ = [
+    "DEFAULT_LR",
+    "RenderInputs",
+    "call_spec",
+    "fast_path_of",
+    "from_python",
+    "render",
+    "spec_alone",
+]
 
 DEFAULTS = RenderSpec()
 DEFAULT_LR = DEFAULTS.lr
@@ -117,6 +125,33 @@ def _check_object(name: str, value: Any, kinds: tuple[type, ...]) -> None:
             f"{name} must be a registered name or an nn.Module (class), got "
             f"{type(value).__name__}: {value!r}."
         )
+
+
+def call_spec(
+    function: str,
+    model: nn.Module,
+    target: Any,
+    settings: dict[str, Any],
+    *,
+    parameterization: Any,
+    transforms: Any,
+    fast_path: FastPath | None,
+) -> tuple[RenderSpec, RenderInputs, FastPath | None]:
+    """The spec, the Python objects standing in for names, and the FastPath of a ``render`` or
+    ``render_layer`` call: ``target`` is a RenderSpec (then nothing else may be given) or a
+    target, with the keyword ``settings``."""
+    if isinstance(target, RenderSpec):
+        given = {**settings, "parameterization": parameterization, "transforms": transforms}
+        return (
+            target,
+            RenderInputs(),
+            spec_alone(function, target, {**given, "fast_path": fast_path}),
+        )
+    spec, inputs = from_python(
+        model, target, spec_fields=settings, parameterization=parameterization,
+        transforms=transforms, fast_path=fast_path,
+    )  # fmt: skip
+    return spec, inputs, fast_path
 
 
 def fast_path_of(spec: RenderSpec) -> FastPath:
@@ -220,17 +255,10 @@ def render(
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     settings = {"size": size, "steps": steps, "lr": lr, "batch": batch, "seed": seed,
                 "objective": objective, "device": device}  # fmt: skip
-    if isinstance(target, RenderSpec):
-        spec, inputs = target, RenderInputs()
-        fast_path = spec_alone(
-            "render", spec, {**settings, "parameterization": parameterization,
-                             "transforms": transforms, "fast_path": fast_path},
-        )  # fmt: skip
-    else:
-        spec, inputs = from_python(
-            model, target, spec_fields=settings, parameterization=parameterization,
-            transforms=transforms, fast_path=fast_path,
-        )  # fmt: skip
+    spec, inputs, fast_path = call_spec(
+        "render", model, target, settings, parameterization=parameterization,
+        transforms=transforms, fast_path=fast_path,
+    )  # fmt: skip
     return render_spec(model, spec, inputs, show_progress=show_progress, fast_path=fast_path)
 
 
