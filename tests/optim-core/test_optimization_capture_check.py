@@ -97,7 +97,7 @@ def test_render_layer_batch_objective_is_capturable():
     model = _model()
     batch = [0, 3, 5]
     objective = _slots_objective(model[3], "3", batch, None)
-    images = _slot_images("natural_image", (SIZE, SIZE), len(batch), seed=0)
+    images = _slot_images("natural_image", (SIZE, SIZE), [11, 12, 13], stream=0)
     assert_step_capturable(model, objective, images, _robustness())
 
 

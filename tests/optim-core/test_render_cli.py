@@ -293,7 +293,7 @@ def test_render_never_overwrites_a_file_it_did_not_create(tmp_path, capsys):
     assert json.loads(data.read_text())["format"] == "optim-manifest"
 
 
-def test_layer_refuses_an_existing_gallery_and_force_replaces_it_without_stale_files(
+def test_layer_refuses_a_folder_of_other_files_and_force_replaces_it_without_stale_files(
     tmp_path, capsys
 ):
     site = tmp_path / "site"
@@ -301,7 +301,8 @@ def test_layer_refuses_an_existing_gallery_and_force_replaces_it_without_stale_f
     (site / "index.html").write_text("my homepage")
     args = ["layer", "conv2", "--model", "tiny_net", *FAST, "--out", str(site)]
     assert main([*args, "--channels", "0-3"]) == 2
-    assert "index.html" in _error_line(capsys)
+    line = _error_line(capsys)
+    assert "index.html" in line and "not part of an optim gallery" in line and "--force" in line
     assert (site / "index.html").read_text() == "my homepage"
     assert main([*args, "--channels", "0-3", "--force"]) == 0
     assert main([*args, "--channels", "5,6", "--force"]) == 0

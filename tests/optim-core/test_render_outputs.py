@@ -15,6 +15,7 @@ from optim.rendering import (
     LayerRenderResult,
     ModelSource,
     RenderResult,
+    RenderSpec,
     read_manifest,
     render_manifest,
     write_gallery,
@@ -52,7 +53,14 @@ def _layer_result(channels: list[int]) -> LayerRenderResult:
         **{"transforms": "none", "objective": "channel_activation", "device": "cpu"},
     }
     finals = [float(c) + 0.125 for c in channels]
-    return LayerRenderResult("conv2", channels, images, history, finals, batches, 3, settings, 1.5)
+    spec = RenderSpec(
+        model="tiny_net", target="conv2", channels=tuple(channels), batch_size=2, size=8,
+        steps=3, seed=3, transforms="none", objective="channel_activation", device="cpu",
+    )  # fmt: skip
+    times = [1.5 / len(batches)] * len(batches)
+    return LayerRenderResult(
+        "conv2", channels, images, history, finals, batches, 3, settings, 1.5, times, spec
+    )
 
 
 def _sha(path: Path) -> str:

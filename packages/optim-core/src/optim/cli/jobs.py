@@ -1,10 +1,11 @@
-"""The two jobs behind the commands: a spec in, files out. ``optim render``, ``optim layer``
-and ``optim render --spec`` all end here, so a re-run is the same call as the first run.
+"""The jobs behind the commands: a spec in, files out. ``optim render``, ``optim layer``,
+``optim model`` and ``optim render --spec`` all end here, so a re-run is the same call as the
+first run.
 
-Outputs are never written over a file this run did not create (unless ``force``), are
-written atomically, and survive Ctrl-C: an interrupted job writes what it finished and exits
-with code 130; a job stopped by a non-finite objective writes its last good state and exits
-with code 1.
+Outputs are written atomically and survive Ctrl-C: an interrupted job writes what it finished
+and exits with code 130; a job stopped by a non-finite objective writes its last good state
+and exits with code 1. A render never writes over a file this run did not create (unless
+``force``); a layer job resumes its own gallery and refuses another job's folder.
 
 Example:
     >>> from optim.rendering import RenderSpec
@@ -29,19 +30,20 @@ from optim.rendering import (
     write_manifest,
 )
 from optim.rendering.files import check_new
-from optim.rendering.gallery import CHANNEL_DIR
+from optim.rendering.gallery import CHANNEL_DIR, GALLERY_FILES
+from optim.rendering.layer_job import LayerJobResult
 from optim.rendering.model_source import ModelSource
 
 __all__ = [
+    "channels_job",
     "check_gallery_folder",
     "finish",
     "layer_job",
     "render_job",
+    "report_layer",
     "report_render",
     "report_reproduction",
 ]
-
-GALLERY_FILES = ("index.html", "grid.png", "manifest.json", CHANNEL_DIR)
 
 
 def render_job(
@@ -73,9 +75,40 @@ def render_job(
 
 
 def layer_job(
+    spec: RenderSpec,
+    out: Path,
+    *,
+    show_progress: bool = True,
+    expect: ModelSource | None = None,
+    force: bool = False,
+    up: tuple[str, str] | None = None,
+) -> tuple[LayerJobResult, ModelSource]:
+    """Render the layer job ``spec`` into the gallery folder ``out``, resuming what an earlier
+    run there finished (``force``: render everything again). Under ``torchrun`` this process
+    joins the job's process group and renders its share of the batches.
+    """
+    from optim.rendering.layer_job import continue_spec, run_layer_job
+    from optim.rendering.ranks import RankFailedError, process_group
+
+    try:
+        with process_group(spec.device) as (ranks, device):
+            with user_errors():
+                spec = continue_spec(out, spec.replace(device=device), force=force, ranks=ranks)
+            model, source = _model(spec, expect)
+            with user_errors():
+                job = run_layer_job(
+                    model, spec, out, source=source, force=force, show_progress=show_progress,
+                    up=up,
+                )  # fmt: skip
+    except RankFailedError as exc:
+        raise CLIError(str(exc)) from None
+    return job, source
+
+
+def channels_job(
     spec: RenderSpec, *, show_progress: bool = True, expect: ModelSource | None = None
 ) -> tuple[LayerRenderResult, ModelSource]:
-    """Render the channels of ``spec``'s layer; the caller writes the gallery or one PNG.
+    """Render the channels of ``spec``'s layer in memory (re-running one channel's batch).
 
     A job stopped by Ctrl-C or a non-finite objective returns the batches it finished.
     """
@@ -93,7 +126,7 @@ def layer_job(
 
 def check_gallery_folder(out: Path, *, force: bool = False) -> None:
     """Refuse a folder holding a gallery already, unless ``force``."""
-    existing = [out / name for name in GALLERY_FILES if (out / name).exists()]
+    existing = [out / name for name in (*GALLERY_FILES, CHANNEL_DIR) if (out / name).exists()]
     if existing and not force:
         raise CLIError(
             f"{str(existing[0])!r} exists already (a gallery was written to {str(out)!r} "
@@ -101,7 +134,7 @@ def check_gallery_folder(out: Path, *, force: bool = False) -> None:
         )
 
 
-def finish(result: RenderResult | LayerRenderResult, wrote: str) -> int:
+def finish(result: RenderResult | LayerRenderResult | LayerJobResult, wrote: str) -> int:
     """Exit code 0 for a finished job; otherwise a CLIError saying what stopped it and what
     was kept (exit code 1 for a non-finite objective, 130 for Ctrl-C)."""
     if result.error is not None:
@@ -109,6 +142,9 @@ def finish(result: RenderResult | LayerRenderResult, wrote: str) -> int:
     if result.interrupted:
         if isinstance(result, RenderResult):
             done = f"{len(result.history)} of {result.spec.steps} steps"
+        elif isinstance(result, LayerJobResult):
+            done = f"{result.channels_done} of {len(result.channels)} channels"
+            wrote += "; run the same command again to finish the job"
         else:
             done = f"{len(result.channels)} of {len(result.spec.channels)} channels"
         raise CLIError(f"interrupted after {done}; kept {wrote}.", exit_code=130)
@@ -134,6 +170,16 @@ def report_render(
         f"wrote {out} and {manifest_path}: {source.name} {result.spec.target}, objective "
         f"{result.final_objective:.4g}, {len(result.history)} steps in "
         f"{result.wall_time_s:.1f} s ({result.steps_per_s:.2f} steps/s), seed {result.seed}"
+    )
+
+
+def report_layer(job: LayerJobResult, source: ModelSource) -> str:
+    """The one line ``optim layer`` prints about what it wrote."""
+    kept = f", {len(job.kept)} kept from an earlier run" if job.kept else ""
+    return (
+        f"wrote {job.paths.index} ({len(job.channels)} channels of {source.name} {job.layer}: "
+        f"{len(job.rendered)} batches rendered{kept}; {job.wall_time_s:.1f} s, "
+        f"{job.channel_steps_per_s:.1f} channel-steps/s, seed {job.spec.seed})"
     )
 
 

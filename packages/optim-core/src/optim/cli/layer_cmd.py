@@ -66,13 +66,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_render_options(parser, DEFAULTS)
     add_model_options(parser)
-    parser.add_argument("--out", default=None, help="gallery folder; default gallery-<layer>")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="gallery folder; default gallery-<layer>. Running again into the same folder "
+        "renders only the batches that are missing or whose settings changed",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from optim.cli.jobs import check_gallery_folder, finish, layer_job
-    from optim.rendering.gallery import write_gallery
+    from optim.cli.jobs import finish, layer_job, report_layer
 
     given = {"target": args.layer, "batch_size": args.batch_size}
     if args.channels is not None and args.channels != "all":
@@ -82,13 +86,11 @@ def run(args: argparse.Namespace) -> int:
     if args.channels == "all":
         spec = spec.replace(channels=None)
     out = check_output_dir(args.out or f"gallery-{spec.target}")
-    check_gallery_folder(out, force=args.force)
-    result, source = layer_job(spec, show_progress=not args.no_progress)
-    paths = write_gallery(result, out, model=source, remove_stale=args.force)
-    finish(result, f"the gallery {paths.index} ({len(result.channels)} channels)")
-    print(
-        f"wrote {paths.index} ({len(result.channels)} channels of {source.name} {result.layer} "
-        f"in {len(result.batches)} batches, {result.wall_time_s:.1f} s, "
-        f"{result.channel_steps_per_s:.1f} channel-steps/s, seed {result.seed})"
+    job, source = layer_job(spec, out, show_progress=not args.no_progress, force=args.force)
+    if not job.ranks.is_main:
+        return finish(job, f"the channels of rank {job.ranks.rank}")
+    finish(
+        job, f"the gallery {job.paths.index if job.paths else out} ({job.channels_done} channels)"
     )
+    print(report_layer(job, source))
     return 0

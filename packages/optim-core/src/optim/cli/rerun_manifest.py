@@ -21,15 +21,17 @@ from typing import Any
 
 from optim.cli.errors import CLIError
 from optim.cli.jobs import (
+    channels_job,
     check_gallery_folder,
     finish,
     layer_job,
     render_job,
+    report_layer,
     report_render,
     report_reproduction,
 )
 from optim.cli.render_options import DEFAULT_OUT, check_output_dir, check_output_file, user_errors
-from optim.rendering import ModelSource, RenderSpec, read_manifest, write_gallery
+from optim.rendering import ModelSource, RenderSpec, read_manifest
 from optim.rendering.files import check_new
 from optim.rendering.model_source import sha256_file
 from optim.rendering.result import write_png
@@ -91,20 +93,22 @@ def _rerun_layer(manifest, spec, manifest_path: Path, out: str | None, show: boo
         target = check_output_dir(out or str(manifest_path.parent / "rerun"))
         check_gallery_folder(target, force=force)
     expect = ModelSource(**manifest["model"])
-    result, source = layer_job(spec, show_progress=show, expect=expect)
     if single:
+        result, _ = channels_job(spec, show_progress=show, expect=expect)
         channel = manifest["channel"]
         if channel in result.channels:
             write_png(result.image(channel), target)
         finish(result, str(target))
         expected = manifest["outputs"]["image_sha256"]
         return report_reproduction(f"channel {channel}", target, expected, sha256_file(target))
-    paths = write_gallery(result, target, model=source, remove_stale=force)
-    finish(result, f"the gallery {paths.index}")
+    job, _ = layer_job(spec, target, show_progress=show, expect=expect, force=True)
+    finish(job, f"the gallery {target}")
+    if job.paths is None:  # another rank than 0: rank 0 compares
+        return True
     same = report_reproduction(
-        "grid", paths.grid, manifest["outputs"]["grid_sha256"], sha256_file(paths.grid)
+        "grid", job.paths.grid, manifest["outputs"]["grid_sha256"], sha256_file(job.paths.grid)
     )
-    for channel, image in paths.channel_images.items():
+    for channel, image in job.paths.channel_images.items():
         expected = manifest["outputs"]["channels"][str(channel)]["image_sha256"]
         same &= report_reproduction(f"channel {channel}", image, expected, sha256_file(image))
     return same
@@ -126,11 +130,10 @@ def _bare_spec(path: str) -> RenderSpec | None:
 def _run_spec(spec: RenderSpec, out: str | None, show: bool, force: bool) -> int:
     if spec.channels is not None:  # a layer job: a gallery
         folder = check_output_dir(out or f"gallery-{spec.unit.layer}")
-        check_gallery_folder(folder, force=force)
-        result, source = layer_job(spec, show_progress=show)
-        paths = write_gallery(result, folder, model=source, remove_stale=force)
-        finish(result, f"the gallery {paths.index}")
-        print(f"wrote {paths.index} ({len(result.channels)} channels, seed {result.seed})")
+        job, source = layer_job(spec, folder, show_progress=show, force=force)
+        finish(job, f"the gallery {folder}")
+        if job.paths is not None:
+            print(report_layer(job, source))
         return 0
     target = check_output_file(out or DEFAULT_OUT)
     result, source, manifest_path = render_job(spec, target, show_progress=show, force=force)

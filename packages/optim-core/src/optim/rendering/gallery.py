@@ -1,8 +1,13 @@
-"""A static gallery of a layer render: per-channel PNGs and manifests, a grid PNG, index.html.
+"""A static gallery of a layer job: per-channel PNGs and manifests, a grid PNG, index.html.
 
 The page needs no server and loads nothing from the network: open ``index.html`` from disk.
 Thumbnails carry the channel id and final objective; clicking one enlarges it (pure CSS,
 ``:target``), and each links to its channel manifest.
+
+The channel files are the gallery's record of what finished: each is written atomically as
+soon as its batch finishes (by whichever rank rendered it), and the grid, ``manifest.json``
+and ``index.html`` are written from them (:func:`write_index`), so a resumed or sharded job
+writes the same gallery as one uninterrupted run.
 
 Example:
     >>> from optim.rendering.gallery import write_gallery
@@ -16,30 +21,137 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from optim.rendering.files import write_text_atomic
-from optim.rendering.manifest import channel_manifest, layer_manifest, write_manifest
-from optim.rendering.model_source import ModelSource
+from optim.rendering.manifest import (
+    channel_manifest,
+    layer_manifest,
+    read_manifest,
+    write_manifest,
+)
+from optim.rendering.model_source import ModelSource, sha256_file
 from optim.rendering.result import LayerRenderResult, write_png
+from optim.rendering.spec import RenderSpec
 
-__all__ = ["GalleryPaths", "render_index_html", "write_gallery"]
+__all__ = [
+    "CHANNEL_DIR",
+    "GALLERY_FILES",
+    "ChannelRecord",
+    "GalleryPaths",
+    "channel_files",
+    "read_channel",
+    "remove_stale_channels",
+    "render_index_html",
+    "write_channels",
+    "write_gallery",
+    "write_index",
+]
 
 CHANNEL_DIR = "channels"
-_CHANNEL_FILE = re.compile(r"channel_\d+\.(png|json)")
-"""The per-channel files a gallery writes (what ``remove_stale`` may delete)."""
+GALLERY_FILES = ("index.html", "grid.png", "manifest.json")
+"""The files that present a gallery as a whole (written last, from the channel files)."""
+_CHANNEL_FILE = re.compile(r"channel_(\d+)\.(png|json)")
 
 
 @dataclass(frozen=True)
 class GalleryPaths:
-    """The files :func:`write_gallery` wrote."""
+    """The files of a gallery."""
 
     index: Path
     grid: Path
     manifest: Path
     channel_images: dict[int, Path]
     channel_manifests: dict[int, Path]
+
+
+def channel_files(out: str | os.PathLike[str], channel: int) -> tuple[Path, Path]:
+    """The PNG and manifest of ``channel`` in the gallery ``out`` (the names depend only on
+    the channel, so a resumed job finds the files of an earlier run).
+
+    Example:
+        >>> [p.as_posix() for p in channel_files("g", 7)]
+        ['g/channels/channel_0007.png', 'g/channels/channel_0007.json']
+    """
+    stem = Path(out) / CHANNEL_DIR / f"channel_{channel:04d}"
+    return stem.with_suffix(".png"), stem.with_suffix(".json")
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """One finished channel of a gallery, as its files record it."""
+
+    channel: int
+    image: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def final_objective(self) -> float:
+        return self.manifest["result"]["final_objective"]
+
+    @property
+    def batch(self) -> list[int]:
+        """The channels it was optimised with."""
+        return list(self.manifest["settings"]["channels"])
+
+    @property
+    def batch_seconds(self) -> float:
+        return float(self.manifest["result"].get("wall_time_s_batch") or 0.0)
+
+
+def read_channel(out: str | os.PathLike[str], channel: int) -> ChannelRecord | None:
+    """The record of ``channel`` in the gallery ``out``; ``None`` when its files are missing,
+    damaged, or the PNG is not the one its manifest recorded.
+
+    Example:
+        >>> read_channel("no/such/gallery", 3) is None
+        True
+    """
+    image, manifest_path = channel_files(out, channel)
+    if not image.is_file() or not manifest_path.is_file():
+        return None
+    try:
+        manifest = read_manifest(manifest_path)
+    except ValueError:
+        return None
+    if manifest["kind"] != "layer_channel" or manifest.get("channel") != channel:
+        return None
+    if sha256_file(image) != manifest["outputs"]["image_sha256"]:
+        return None
+    return ChannelRecord(channel, image, manifest_path, manifest)
+
+
+def write_channels(
+    result: LayerRenderResult, out: str | os.PathLike[str], model: ModelSource | None = None
+) -> dict[int, ChannelRecord]:
+    """Write the PNG and then the manifest of every channel of ``result`` into the gallery
+    ``out``, each atomically; returns their records.
+
+    Example:
+        >>> records = write_channels(result, "gallery")  # doctest: +SKIP
+    """
+    records = {}
+    for index, channel in enumerate(result.channels):
+        image, manifest_path = channel_files(out, channel)
+        write_png(result.images[index : index + 1], image)
+        manifest = channel_manifest(result, model, channel, image, manifest_path)
+        write_manifest(manifest_path, manifest)
+        records[channel] = ChannelRecord(channel, image, manifest_path, manifest)
+    return records
+
+
+def remove_stale_channels(out: str | os.PathLike[str], keep: Iterable[int]) -> None:
+    """Delete the channel files in the gallery ``out`` of every channel not in ``keep``."""
+    keep = set(keep)
+    folder = Path(out) / CHANNEL_DIR
+    for old in folder.glob("channel_*") if folder.is_dir() else ():
+        match = _CHANNEL_FILE.fullmatch(old.name)
+        if match and int(match.group(1)) not in keep:
+            old.unlink(missing_ok=True)
 
 
 _STYLE = """
@@ -79,6 +191,7 @@ def render_index_html(
     entries: list[tuple[int, str, float, str]],
     grid_href: str,
     manifest_href: str,
+    up: tuple[str, str] | None = None,
 ) -> str:
     """The gallery page for ``entries`` of ``(channel, image href, objective, manifest href)``.
 
@@ -89,6 +202,7 @@ def render_index_html(
         2
     """
     esc = html.escape
+    up_link = f'<a href="{esc(up[0])}">{esc(up[1])}</a> &middot; ' if up else ""
     figures, boxes = [], []
     for channel, image, objective, manifest in entries:
         anchor = f"channel-{channel}"
@@ -116,7 +230,8 @@ def render_index_html(
             "</head>",
             "<body>",
             f"<header><h1>{esc(title)}</h1><p>{esc(summary)}</p>",
-            f'<p><a href="{esc(grid_href)}">grid</a> &middot; '
+            f"<p>{up_link}"
+            f'<a href="{esc(grid_href)}">grid</a> &middot; '
             f'<a href="{esc(manifest_href)}">manifest</a></p></header>',
             '<main class="grid">',
             *figures,
@@ -127,6 +242,92 @@ def render_index_html(
             "",
         ]
     )
+
+
+def _grid(records: list[ChannelRecord], path: Path, images_per_row: int | None) -> Path:
+    """The grid PNG, tiled from the channel PNGs (8-bit values, so the grid is the same
+    whichever run or rank wrote each channel)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    tiles = []
+    for record in records:
+        with Image.open(record.image) as image:
+            tiles.append(torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32)))
+    return write_png(torch.stack(tiles).permute(0, 3, 1, 2) / 255, path, images_per_row)
+
+
+def _batches(records: list[ChannelRecord]) -> list[list[int]]:
+    """The distinct batches of ``records``, in order."""
+    batches: list[list[int]] = []
+    for record in records:
+        if record.batch not in batches:
+            batches.append(record.batch)
+    return batches
+
+
+def write_index(
+    out: str | os.PathLike[str],
+    spec: RenderSpec,
+    records: list[ChannelRecord],
+    model: ModelSource | None = None,
+    *,
+    images_per_row: int | None = None,
+    rendered: list[list[int]] | None = None,
+    interrupted: bool = False,
+    error: str | None = None,
+    up: tuple[str, str] | None = None,
+) -> GalleryPaths:
+    """Write ``grid.png``, ``manifest.json`` and ``index.html`` of the gallery ``out`` from
+    the channel ``records`` (in job order) of the layer job ``spec``.
+
+    ``rendered``: the batches this run rendered (default all; the others were kept from an
+    earlier run). An ``interrupted`` or failed (``error``) job says so on its page.
+
+    Example:
+        >>> write_index("gallery", spec, records, source).index.name  # doctest: +SKIP
+        'index.html'
+    """
+    out = Path(out)
+    batches = _batches(records)
+    seconds = {tuple(r.batch): r.batch_seconds for r in records}
+    grid = _grid(records, out / "grid.png", images_per_row)
+    manifest = out / "manifest.json"
+    summary = {
+        "batches": batches,
+        "rendered": batches if rendered is None else rendered,
+        "seconds": sum(seconds.values()),
+        "interrupted": interrupted,
+        "error": error,
+    }
+    write_manifest(manifest, layer_manifest(spec, records, model, grid, manifest, summary))
+    model_name = model.name if model is not None else "model"
+    height, width_px = spec.size
+    text = (
+        f"{model_name} · {len(records)} channels · {height}x{width_px} px · "
+        f"{spec.steps} steps · seed {spec.seed} · {_batches_text(batches)} · "
+        f"{summary['seconds']:.1f} s"
+    )
+    if interrupted or error:
+        stopped = "interrupted" if interrupted else "stopped by an error"
+        text += f" · {stopped}: the channels of unfinished batches are missing"
+    entries = [
+        (
+            r.channel,
+            r.image.relative_to(out).as_posix(),
+            r.final_objective,
+            r.manifest_path.relative_to(out).as_posix(),
+        )
+        for r in records
+    ]
+    page = render_index_html(
+        f"{model_name} · {spec.unit.layer}", text, entries, "grid.png", "manifest.json", up
+    )
+    index = write_text_atomic(out / "index.html", page)
+    images = {r.channel: r.image for r in records}
+    manifests = {r.channel: r.manifest_path for r in records}
+    return GalleryPaths(index, grid, manifest, images, manifests)
 
 
 def write_gallery(
@@ -147,8 +348,8 @@ def write_gallery(
         out_dir: the folder (created if missing).
         model: the registered model's description for the manifests.
         images_per_row: grid width (default: about the square root of the channel count).
-        remove_stale: delete the ``channels/channel_<c>`` files of an earlier gallery in the
-            same folder that this render did not write (so old and new are not mixed).
+        remove_stale: delete the ``channels/channel_<c>`` files of other channels (an earlier
+            gallery in the same folder), so old and new are not mixed.
 
     Returns:
         A :class:`GalleryPaths` with every file written.
@@ -157,50 +358,10 @@ def write_gallery(
         >>> write_gallery(result, "gallery").index.name  # doctest: +SKIP
         'index.html'
     """
-    out = Path(out_dir)
-    (out / CHANNEL_DIR).mkdir(parents=True, exist_ok=True)
-    width = len(str(max(result.channels)))
-    images: dict[int, Path] = {}
-    manifests: dict[int, Path] = {}
-    for index, channel in enumerate(result.channels):
-        stem = out / CHANNEL_DIR / f"channel_{channel:0{max(width, 4)}d}"
-        images[channel] = write_png(result.images[index : index + 1], stem.with_suffix(".png"))
-        manifests[channel] = stem.with_suffix(".json")
-        write_manifest(
-            manifests[channel],
-            channel_manifest(result, model, channel, images[channel], manifests[channel]),
-        )
+    records = write_channels(result, out_dir, model)
     if remove_stale:
-        written = {*images.values(), *manifests.values()}
-        for old in (out / CHANNEL_DIR).glob("channel_*"):
-            if _CHANNEL_FILE.fullmatch(old.name) and old not in written:
-                old.unlink()
-    grid = write_png(result.images, out / "grid.png", images_per_row)
-    manifest = out / "manifest.json"
-    write_manifest(manifest, layer_manifest(result, model, images, grid, manifest))
-
-    model_name = model.name if model is not None else "model"
-    height, width_px = result.settings["size"]
-    summary = (
-        f"{model_name} · {len(result.channels)} channels · {height}x{width_px} px · "
-        f"{result.settings['steps']} steps · seed {result.seed} · "
-        f"{_batches_text(result.batches)} · {result.wall_time_s:.1f} s"
-    )
-    if result.interrupted:
-        summary += " · interrupted: the channels of unfinished batches are missing"
-    entries = [
-        (
-            channel,
-            images[channel].relative_to(out).as_posix(),
-            result.final_objectives[index],
-            manifests[channel].relative_to(out).as_posix(),
-        )
-        for index, channel in enumerate(result.channels)
-    ]
-    index_path = write_text_atomic(
-        out / "index.html",
-        render_index_html(
-            f"{model_name} · {result.layer}", summary, entries, "grid.png", "manifest.json"
-        ),
-    )
-    return GalleryPaths(index_path, grid, manifest, images, manifests)
+        remove_stale_channels(out_dir, result.channels)
+    return write_index(
+        out_dir, result.spec, [records[c] for c in result.channels], model,
+        images_per_row=images_per_row, interrupted=result.interrupted, error=result.error,
+    )  # fmt: skip

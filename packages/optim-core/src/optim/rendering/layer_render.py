@@ -16,11 +16,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from optim.optimization.finite_check import NotFiniteError
 from optim.rendering.engine import (
@@ -33,6 +36,7 @@ from optim.rendering.engine import (
 from optim.rendering.objective import layer_channel_count, layer_output, objective_for
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
+from optim.rendering.ranks import Ranks, current_ranks
 from optim.rendering.result import LayerRenderResult
 from optim.rendering.spec import RenderSpec
 from optim.rendering.unit_render import DEFAULTS, RenderInputs, call_spec
@@ -46,16 +50,33 @@ DEFAULT_BATCH_SIZE = DEFAULTS.batch_size
 """Channels optimised together per batch by default."""
 
 
+def channel_seed(seed: int, layer: str, channel: int) -> int:
+    """The seed of one channel's random stream in a layer job, derived from (seed, layer,
+    channel) with SHA-256: the same on every machine, rank and batch.
+
+    Example:
+        >>> channel_seed(0, "_blocks.4", 3) == channel_seed(0, "_blocks.4", 3)
+        True
+        >>> channel_seed(0, "_blocks.4", 3) != channel_seed(0, "_blocks.4", 4)
+        True
+    """
+    text = f"optim-layer-channel:{seed}:{layer}:{channel}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") >> 1  # < 2**63
+
+
 def _slot_images(
-    parameterization: str | type, size: tuple[int, int], slots: int, seed: int
+    parameterization: str | type, size: tuple[int, int], seeds: list[int], stream: int
 ) -> nn.Module:
-    """``slots`` single images stacked on the batch dimension, each initialised from ``seed``."""
+    """One single image per slot, slot ``i`` initialised from ``seeds[i]``, stacked on the
+    batch dimension; then torch's RNG is re-seeded with ``stream`` (the transforms' draws), so
+    no slot's draws depend on which seeds its neighbours had."""
     from optim.images import StackImage
 
     singles = []
-    for _ in range(slots):
-        torch.manual_seed(seed)  # every slot starts where render(..., seed=seed) starts
+    for slot_seed in seeds:
+        torch.manual_seed(slot_seed)
         singles.append(build_image(parameterization, size, 1))
+    torch.manual_seed(stream)
     return StackImage(singles, dim=0)
 
 
@@ -176,8 +197,60 @@ def render_layer_spec(
     show_progress: bool = True,
     fast_path: FastPath | None = None,
 ) -> LayerRenderResult:
-    """Run the layer job of ``spec`` on ``model`` (the engine behind :func:`render_layer`)."""
-    inputs = inputs or RenderInputs()
+    """Run the layer job of ``spec`` on ``model`` (the engine behind :func:`render_layer`).
+
+    Under an initialised ``torch.distributed`` process group (``torchrun``) each rank renders
+    its share of the batches and every rank returns the whole result.
+    """
+    ranks = current_ranks()
+    job = prepare_layer_job(model, spec, ranks)
+    ranks.check_enough(len(job.batches))
+    progress = progress_bar(
+        job.spec.steps * len(job.batches), f"{job.layer} ({len(job.channels)} channels)",
+        show_progress and ranks.is_main,
+    )  # fmt: skip
+    try:
+        done = render_batches(model, job, ranks.shard(job.batches), inputs, progress, fast_path)
+    except Exception as exc:
+        if ranks.distributed:  # the other ranks learn why, then this rank raises its own error
+            ranks.raise_if_any_failed(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        progress.close()
+    if ranks.distributed:
+        return _gather(ranks, job, done)
+    if not done.batches:
+        raise KeyboardInterrupt  # interrupted before any batch finished: nothing to keep
+    return done.result(job.layer, job.spec)
+
+
+@dataclass(frozen=True)
+class LayerJob:
+    """A layer job resolved against its model: every rank computes the same one."""
+
+    spec: RenderSpec  # channels, seed, device and objective filled in
+    module: nn.Module
+    device: torch.device
+
+    @property
+    def layer(self) -> str:
+        return self.spec.unit.layer
+
+    @property
+    def channels(self) -> list[int]:
+        return list(self.spec.channels or ())
+
+    @property
+    def batches(self) -> list[list[int]]:
+        """The channels in job order, ``batch_size`` at a time."""
+        size = self.spec.batch_size
+        return [self.channels[i : i + size] for i in range(0, len(self.channels), size)]
+
+
+def prepare_layer_job(model: nn.Module, spec: RenderSpec, ranks: Ranks | None = None) -> LayerJob:
+    """Check ``spec``'s layer and channels on ``model`` and fill in what the job needs: the
+    channels (all when ``None``), the seed (drawn on rank 0 and shared), the device and the
+    objective."""
     device = resolve_device(model, spec.device)
     layer = spec.unit.layer
     if spec.unit.channel is not None:
@@ -193,42 +266,76 @@ def render_layer_spec(
             f"Channel {outside[0]} is out of range for layer {layer!r}, which has {count} "
             f"channels: use 0..{count - 1}."
         )
-    spec = spec.with_seed().replace(
-        device=str(device), channels=tuple(chosen), objective=spec.objective or "channel_activation"
-    )
-    batches = [chosen[i : i + spec.batch_size] for i in range(0, len(chosen), spec.batch_size)]
+    seed = (ranks or Ranks()).broadcast(spec.with_seed().seed)
+    spec = spec.replace(
+        seed=seed, device=str(device), channels=tuple(chosen),
+        objective=spec.objective or "channel_activation",
+    )  # fmt: skip
+    return LayerJob(spec, module, device)
+
+
+def render_batches(
+    model: nn.Module,
+    job: LayerJob,
+    batches: Sequence[list[int]],
+    inputs: RenderInputs | None = None,
+    progress: tqdm | None = None,
+    fast_path: FastPath | None = None,
+    on_batch: Callable[[LayerRenderResult], None] | None = None,
+) -> _Done:
+    """Optimise ``batches`` of ``job`` one after another; ``on_batch`` gets each finished
+    batch as its own result (to write its files before the next batch starts)."""
+    inputs = inputs or RenderInputs()
+    spec, layer = job.spec, job.layer
     parameterization = inputs.parameterization or spec.parameterization
     transforms = inputs.transforms or spec.transforms
     check_buildable(parameterization, transforms, size=spec.size, batch=1)  # fail early
     done = _Done()
-    progress = progress_bar(
-        spec.steps * len(batches), f"{layer} ({len(chosen)} channels)", show_progress
-    )
-    try:
-        for batch in batches:
-            combined = _slots_objective(module, layer, batch, spec.objective)
+    for batch in batches:
+        combined = _slots_objective(job.module, layer, batch, spec.objective)
+        seeds = [channel_seed(spec.seed, layer, channel) for channel in batch]
 
-            def build(slots: int = len(batch)) -> tuple[nn.Module, nn.Module]:
-                image = _slot_images(parameterization, spec.size, slots, spec.seed)
-                return image, build_transforms(transforms)
+        def build(seeds: list[int] = seeds) -> tuple[nn.Module, nn.Module]:
+            image = _slot_images(parameterization, spec.size, seeds, spec.seed)
+            return image, build_transforms(transforms)
 
-            try:
-                run = optimize_image(
-                    model, combined, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
-                    device=device, progress=progress, fast_path=fast_path, record="per_slot",
-                )  # fmt: skip
-            except NotFiniteError as exc:  # the batches that finished go with the error
-                exc.result = done.result(layer, spec, error=f"channels {batch}: {exc}")
-                raise
-            if run.interrupted:  # Ctrl-C: stop the job, keep the batches that finished
-                done.interrupted = True
-                break
-            done.add(batch, run, evaluate_objective(model, combined, run.images).tolist())
-    finally:
-        progress.close()
-    if not done.batches:
-        raise KeyboardInterrupt  # interrupted before any batch finished: nothing to keep
-    return done.result(layer, spec)
+        try:
+            run = optimize_image(
+                model, combined, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
+                device=job.device, progress=progress, fast_path=fast_path, record="per_slot",
+            )  # fmt: skip
+        except NotFiniteError as exc:  # the batches that finished go with the error
+            exc.result = done.result(layer, spec, error=f"channels {batch}: {exc}")
+            raise
+        if run.interrupted:  # Ctrl-C: stop the job, keep the batches that finished
+            done.interrupted = True
+            break
+        finals = evaluate_objective(model, combined, run.images).tolist()
+        done.add(batch, run, finals)
+        if on_batch is not None:
+            single = _Done()
+            single.add(batch, run, finals)
+            on_batch(single.result(layer, spec))
+    return done
+
+
+def _gather(ranks: Ranks, job: LayerJob, done: _Done) -> LayerRenderResult:
+    """Every rank's finished batches, reassembled in job order, on every rank."""
+    error = "interrupted" if done.interrupted else None
+    ranks.raise_if_any_failed(error)
+    if done.interrupted:
+        raise KeyboardInterrupt
+    parts = ranks.all_gather(done.result(job.layer, job.spec))
+    by_batch = {}
+    for part in parts:
+        for batch in part.batches:
+            by_batch[batch[0]] = (part, batch)
+    whole = _Done()
+    for batch in job.batches:
+        part, _ = by_batch[batch[0]]
+        whole.add_from(part, batch)
+    whole.wall_time = sum(part.wall_time_s for part in parts)
+    return whole.result(job.layer, job.spec)
 
 
 class _Done:
@@ -241,6 +348,7 @@ class _Done:
         self.finals: list[float] = []
         self.ran: dict = {}
         self.wall_time = 0.0
+        self.batch_times: list[float] = []
         self.interrupted = False
 
     def add(self, batch: list[int], run: EngineRun, finals: list[float]) -> None:
@@ -250,6 +358,19 @@ class _Done:
         self.finals.extend(float(v) for v in finals)
         self.ran = self.ran or run.ran
         self.wall_time += run.wall_time_s
+        self.batch_times.append(run.wall_time_s)
+
+    def add_from(self, part: LayerRenderResult, batch: list[int]) -> None:
+        """Take ``batch`` over from another rank's result."""
+        index = part.batches.index(batch)
+        first = sum(len(b) for b in part.batches[:index])
+        rows = slice(first, first + len(batch))
+        self.batches.append(batch)
+        self.images.append(part.images[rows])
+        self.histories.append(part.history[:, rows])
+        self.finals.extend(part.final_objectives[rows])
+        self.ran = self.ran or part.ran
+        self.batch_times.append(part.batch_wall_times_s[index])
 
     def result(self, layer: str, spec: RenderSpec, error: str | None = None) -> LayerRenderResult:
         return LayerRenderResult(
@@ -262,6 +383,7 @@ class _Done:
             seed=spec.seed,
             settings={**spec.to_dict(), "layer": layer},
             wall_time_s=self.wall_time,
+            batch_wall_times_s=self.batch_times,
             spec=spec,
             ran=self.ran,
             interrupted=self.interrupted,

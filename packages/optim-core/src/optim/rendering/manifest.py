@@ -27,7 +27,7 @@ import os
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -35,6 +35,10 @@ from optim.checks import is_int
 from optim.rendering.files import write_text_atomic
 from optim.rendering.model_source import ModelSource, sha256_file
 from optim.rendering.result import LayerRenderResult, RenderResult
+
+if TYPE_CHECKING:
+    from optim.rendering.gallery import ChannelRecord
+    from optim.rendering.spec import RenderSpec
 
 __all__ = [
     "FORMAT",
@@ -154,36 +158,51 @@ def render_manifest(
 
 
 def layer_manifest(
-    result: LayerRenderResult,
+    spec: RenderSpec,
+    records: list[ChannelRecord],
     model: ModelSource | None,
-    channel_images: dict[int, str | os.PathLike[str]],
     grid_path: str | os.PathLike[str],
     manifest_path: str | os.PathLike[str],
+    summary: dict[str, Any],
 ) -> dict[str, Any]:
-    """The manifest of a whole layer render (``optim layer``).
+    """The manifest of a whole layer job (``optim layer``), from its channels' records.
+
+    ``summary`` holds ``batches`` (those finished), ``rendered`` (those this run rendered; the
+    others were kept from an earlier run), ``seconds`` (optimising, all batches), and
+    ``interrupted``/``error``.
 
     Example:
-        >>> layer_manifest(result, source, pngs, "grid.png", "manifest.json")  # doctest: +SKIP
-    """
+        >>> layer_manifest(spec, records, source, "grid.png", "manifest.json", summary)  # doctest: +SKIP
+    """  # noqa: E501
     base = Path(manifest_path).parent
     manifest = _header("layer", model)
-    manifest["target"] = result.layer
-    _run(manifest, result, result.spec)
+    manifest["target"] = spec.unit.layer
+    manifest["settings"] = {**spec.to_dict(), "layer": spec.unit.layer}
+    manifest["spec"] = spec.to_dict()
+    manifest["ran"] = dict(records[0].manifest.get("ran", {})) if records else {}
+    manifest["environment"] = environment(spec.device or "cpu")
+    seconds = summary["seconds"]
+    steps, channel_steps = spec.steps * len(summary["batches"]), spec.steps * len(records)
     manifest["result"] = {
-        "final_objectives": dict(zip(map(str, result.channels), result.final_objectives)),
-        "batches": result.batches,  # the batches that finished
-        "interrupted": result.interrupted,
-        "error": result.error,
-        "wall_time_s": round(result.wall_time_s, 4),
-        "steps_per_s": round(result.steps_per_s, 3),
-        "channel_steps_per_s": round(result.channel_steps_per_s, 3),
+        "final_objectives": {str(r.channel): r.final_objective for r in records},
+        "batches": summary["batches"],  # the batches that finished
+        "rendered_batches": summary["rendered"],  # by this run; the rest were kept
+        "complete": len(records) == len(spec.channels or ()),
+        "interrupted": summary["interrupted"],
+        "error": summary["error"],
+        "wall_time_s": round(seconds, 4),
+        "steps_per_s": round(steps / seconds, 3) if seconds else None,
+        "channel_steps_per_s": round(channel_steps / seconds, 3) if seconds else None,
     }
     manifest["outputs"] = {
         "grid": _relative(grid_path, base),
         "grid_sha256": sha256_file(grid_path),
         "channels": {
-            str(channel): {"image": _relative(path, base), "image_sha256": sha256_file(path)}
-            for channel, path in channel_images.items()
+            str(r.channel): {
+                "image": _relative(r.image, base),
+                "image_sha256": r.manifest["outputs"]["image_sha256"],
+            }
+            for r in records
         },
     }
     return manifest
@@ -198,25 +217,27 @@ def channel_manifest(
 ) -> dict[str, Any]:
     """The manifest of one channel of a layer render.
 
-    It records the batch the channel was optimised in (``settings.channels``) and its slot,
-    since re-running exactly that batch is what reproduces the PNG bitwise.
+    It records the batch the channel was optimised in (``settings.channels``, and the spec of
+    exactly that batch), since re-running that batch is what reproduces the PNG bitwise.
 
     Example:
         >>> channel_manifest(result, source, 3, "c3.png", "c3.json")  # doctest: +SKIP
     """
-    batch = next(b for b in result.batches if channel in b)
+    index_of_batch = next(i for i, b in enumerate(result.batches) if channel in b)
+    batch = result.batches[index_of_batch]
     index = result.channels.index(channel)
     manifest = _header("layer_channel", model)
     manifest["target"] = f"{result.layer}:{channel}"
-    spec = result.spec.replace(channels=batch, batch_size=len(batch)) if result.spec else None
+    spec = result.spec.for_batch(batch) if result.spec else None
     _run(manifest, result, spec)
     manifest["settings"].update(channels=batch, batch_size=len(batch))
     manifest["channel"] = channel
+    seconds = result.batch_wall_times_s
     manifest["result"] = {
         "final_objective": result.final_objectives[index],
         "objective_first_step": float(result.history[0, index]),
         "objective_last_step": float(result.history[-1, index]),
-        "wall_time_s_whole_layer": round(result.wall_time_s, 4),
+        "wall_time_s_batch": round(seconds[index_of_batch], 4) if seconds else None,
     }
     manifest["outputs"] = {
         "image": _relative(image_path, Path(manifest_path).parent),

@@ -113,6 +113,7 @@ class LayerRenderResult:
         seed: the seed the render used.
         settings: every setting, JSON-ready.
         wall_time_s: seconds spent optimising, all batches together.
+        batch_wall_times_s: seconds spent optimising each batch.
         spec: the :class:`~optim.rendering.RenderSpec` that ran (``target`` is the layer).
         ran: what actually ran (of the first batch; every batch runs the same way).
         interrupted: Ctrl-C stopped the job: only the batches that finished are here.
@@ -129,6 +130,7 @@ class LayerRenderResult:
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    batch_wall_times_s: list[float] = field(default_factory=list)
     spec: RenderSpec | None = None
     ran: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False

@@ -209,6 +209,16 @@ class RenderSpec:
 
         return dataclasses.replace(self, seed=int(torch.randint(MAX_SEED + 1, ()).item()))
 
+    def for_batch(self, batch: list[int] | tuple[int, ...]) -> RenderSpec:
+        """The spec of one batch of a layer job: exactly those channels, in one batch (what a
+        channel manifest records, and what re-renders that channel bitwise).
+
+        Example:
+            >>> RenderSpec(target="conv", channels=(0, 1, 2)).for_batch([2]).batch_size
+            1
+        """
+        return self.replace(channels=tuple(batch), batch_size=len(batch))
+
     def replace(self, **changes: Any) -> RenderSpec:
         """A copy with ``changes`` applied (validated like a new spec).
 
