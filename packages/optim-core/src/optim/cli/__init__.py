@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from optim.cli.errors import CLIError
 
-COMMANDS = ["plugins", "render", "layer", "layers"]
+COMMANDS = ["plugins", "render", "layer", "model", "layers"]
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 

@@ -32,6 +32,7 @@ from optim.rendering import (
 from optim.rendering.files import check_new
 from optim.rendering.gallery import CHANNEL_DIR, GALLERY_FILES
 from optim.rendering.layer_job import LayerJobResult
+from optim.rendering.model_job import ModelJobResult
 from optim.rendering.model_source import ModelSource
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "check_gallery_folder",
     "finish",
     "layer_job",
+    "model_job",
     "render_job",
     "report_layer",
     "report_render",
@@ -105,6 +107,33 @@ def layer_job(
     return job, source
 
 
+def model_job(
+    spec: RenderSpec,
+    layers: list[str] | None,
+    out: Path,
+    *,
+    show_progress: bool = True,
+    force: bool = False,
+) -> tuple[ModelJobResult, ModelSource]:
+    """Render ``layers`` (``None``: every block) of ``spec``'s model into the site ``out``,
+    resuming what an earlier run there finished; under ``torchrun``, this rank's share."""
+    from optim.rendering.model_job import render_model
+    from optim.rendering.ranks import RankFailedError, process_group
+
+    try:
+        with process_group(spec.device) as (_, device):
+            spec = spec.replace(device=device)
+            model, source = _model(spec, None)
+            with user_errors():
+                job = render_model(
+                    model, layers, out, spec, source=source, force=force,
+                    show_progress=show_progress,
+                )  # fmt: skip
+    except RankFailedError as exc:
+        raise CLIError(str(exc)) from None
+    return job, source
+
+
 def channels_job(
     spec: RenderSpec, *, show_progress: bool = True, expect: ModelSource | None = None
 ) -> tuple[LayerRenderResult, ModelSource]:
@@ -134,7 +163,9 @@ def check_gallery_folder(out: Path, *, force: bool = False) -> None:
         )
 
 
-def finish(result: RenderResult | LayerRenderResult | LayerJobResult, wrote: str) -> int:
+def finish(
+    result: RenderResult | LayerRenderResult | LayerJobResult | ModelJobResult, wrote: str
+) -> int:
     """Exit code 0 for a finished job; otherwise a CLIError saying what stopped it and what
     was kept (exit code 1 for a non-finite objective, 130 for Ctrl-C)."""
     if result.error is not None:
@@ -142,6 +173,9 @@ def finish(result: RenderResult | LayerRenderResult | LayerJobResult, wrote: str
     if result.interrupted:
         if isinstance(result, RenderResult):
             done = f"{len(result.history)} of {result.spec.steps} steps"
+        elif isinstance(result, ModelJobResult):
+            done = f"{sum(j.channels_done for j in result.layers)} channels"
+            wrote += "; run the same command again to finish the job"
         elif isinstance(result, LayerJobResult):
             done = f"{result.channels_done} of {len(result.channels)} channels"
             wrote += "; run the same command again to finish the job"

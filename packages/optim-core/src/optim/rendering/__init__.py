@@ -2,7 +2,9 @@
 
 A :class:`RenderSpec` holds every setting of a render. ``render`` optimises an image for one
 unit (``"layer:channel"``, ``"layer:channel:x:y"``), a spec or any objective;
-``render_layer`` renders every channel of a layer in batches. Every renderer runs through one
+``render_layer`` renders every channel of a layer in batches; ``run_layer_job`` and
+``render_model`` render layers and whole models into resumable galleries, sharded over
+``torchrun`` ranks. Every renderer runs through one
 engine (:func:`optimize_image`: one seeding policy, one per-step record, one progress bar).
 Manifests record the spec, so that ``optim render --spec`` reproduces a PNG bitwise on CPU;
 ``write_gallery`` turns a layer render into a static ``index.html``.
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         seeded,
     )
     from optim.rendering.gallery import write_gallery
+    from optim.rendering.layer_job import run_layer_job
     from optim.rendering.layer_render import DEFAULT_BATCH_SIZE, render_layer
     from optim.rendering.manifest import (
         layer_manifest,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
         render_manifest,
         write_manifest,
     )
+    from optim.rendering.model_job import render_model
     from optim.rendering.model_source import DEFAULT_MODEL, ModelSource, load_registered_model
     from optim.rendering.result import LayerRenderResult, RenderResult
     from optim.rendering.unit_render import DEFAULT_LR, fast_path_of, render
@@ -56,6 +60,8 @@ _LAZY = {
     "optim.rendering.model_source": ("DEFAULT_MODEL", "ModelSource", "load_registered_model"),
     "optim.rendering.unit_render": ("DEFAULT_LR", "fast_path_of", "render"),
     "optim.rendering.layer_render": ("DEFAULT_BATCH_SIZE", "render_layer"),
+    "optim.rendering.layer_job": ("run_layer_job",),
+    "optim.rendering.model_job": ("render_model",),
     "optim.rendering.result": ("LayerRenderResult", "RenderResult"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
@@ -91,7 +97,9 @@ __all__ = [
     "render",
     "render_layer",
     "render_manifest",
+    "render_model",
     "resolve_device",
+    "run_layer_job",
     "seeded",
     "write_gallery",
     "write_manifest",

@@ -273,6 +273,7 @@ def run_layer_job(
     fast_path: FastPath | None = None,
     inputs: RenderInputs | None = None,
     up: tuple[str, str] | None = None,
+    first_rank: int | None = None,
 ) -> LayerJobResult:
     """Render the layer job ``spec`` of ``model`` into the gallery folder ``out``.
 
@@ -290,6 +291,9 @@ def run_layer_job(
         fast_path: the GPU switches (default from the spec).
         inputs: Python objects standing in for the spec's names (parameterization, transforms).
         up: ``(href, text)`` of a link from the gallery page up to a page holding it.
+        first_rank: the rank that takes the first batch, when this job is part of a larger
+            one (then a rank may have no batch of this layer); ``None``: a job of its own,
+            which needs at least one batch per rank.
 
     Raises:
         FolderError: ``out`` holds another model's or layer's gallery (and not ``force``).
@@ -300,7 +304,8 @@ def run_layer_job(
     out = Path(out)
     spec = continue_spec(out, spec, force=force, ranks=ranks)
     job = prepare_layer_job(model, spec, ranks)
-    ranks.check_enough(len(job.batches))
+    if first_rank is None:
+        ranks.check_enough(len(job.batches))
     weights = source.state_dict_sha256 if source is not None else None
     pending = [b for b in job.batches if force or not _up_to_date(out, job, b, weights)]
     kept = [b for b in job.batches if b not in pending]
@@ -316,7 +321,7 @@ def run_layer_job(
                 (out / name).unlink(missing_ok=True)
         if force:
             remove_stale_channels(out, job.channels)
-    mine = ranks.shard(pending)
+    mine = ranks.shard(pending, first_rank or 0)
     ranks.log(f"{job.layer}: {len(mine)} of {len(pending)} batches to render")
     total = sum(len(b) for b in pending)
     progress = _Progress(

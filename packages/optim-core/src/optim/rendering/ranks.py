@@ -72,9 +72,15 @@ class Ranks:
                 "batches."
             )
 
-    def shard(self, items: Sequence[T]) -> list[T]:
-        """This rank's share of ``items``: every ``world_size``-th, from ``rank``."""
-        return list(items[self.rank :: self.world_size])
+    def shard(self, items: Sequence[T], first_rank: int = 0) -> list[T]:
+        """This rank's share of ``items``: item ``k`` goes to rank ``(first_rank + k) mod
+        world_size``.
+
+        Example:
+            >>> Ranks(rank=0, world_size=2).shard(["b0", "b1", "b2"], first_rank=1)
+            ['b1']
+        """
+        return list(items[(self.rank - first_rank) % self.world_size :: self.world_size])
 
     def log(self, message: str) -> None:
         """Print ``message`` prefixed with the rank (only when the job is distributed)."""
