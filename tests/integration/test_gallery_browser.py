@@ -99,3 +99,36 @@ def test_clicking_a_thumbnail_enlarges_it(browser, gallery):
         "return [location.hash, getComputedStyle(box).display];"
     )
     assert shown == ["#channel-0", "flex"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "lite0"
+    command = [sys.executable, "-m", "optim.cli", "model", "efficientnet_lite0",
+               "--layers", "_blocks.4,_blocks.10", "--channels", "0-3", "--size", "64",
+               "--steps", "4", "--seed", "0", "--no-progress", "--out", str(out)]  # fmt: skip
+    process = subprocess.run(command, capture_output=True, text=True)
+    assert process.returncode == 0, process.stderr
+    return out
+
+
+def _loaded_image_widths(browser) -> list[int]:
+    return browser.execute_script(
+        "return Array.from(document.images).map(img => img.complete ? img.naturalWidth : 0);"
+    )
+
+
+def test_model_page_links_each_layer_gallery_and_every_image_loads(browser, site):
+    browser.get((site / "index.html").as_uri())
+    widths = _loaded_image_widths(browser)
+    assert len(widths) == 2 and all(width > 0 for width in widths), widths  # two thumbnails
+    layers = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a.layer')).map(a => a.dataset.layer);"
+    )
+    assert layers == ["_blocks.4", "_blocks.10"]
+    browser.execute_script("document.querySelector('a.layer').click();")
+    assert browser.current_url.endswith("/_blocks.4/index.html")
+    widths = _loaded_image_widths(browser)
+    assert len(widths) == 2 * 4 and all(width > 0 for width in widths), widths
+    browser.execute_script("document.querySelector('header a').click();")  # back up
+    assert browser.current_url == (site / "index.html").as_uri()

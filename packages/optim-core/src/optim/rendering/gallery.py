@@ -45,6 +45,7 @@ __all__ = [
     "channel_files",
     "read_channel",
     "remove_stale_channels",
+    "remove_temp_files",
     "render_index_html",
     "write_channels",
     "write_gallery",
@@ -55,6 +56,8 @@ CHANNEL_DIR = "channels"
 GALLERY_FILES = ("index.html", "grid.png", "manifest.json")
 """The files that present a gallery as a whole (written last, from the channel files)."""
 _CHANNEL_FILE = re.compile(r"channel_(\d+)\.(png|json)")
+_CHANNEL_TEMP = re.compile(r"\.channel_\d+\..+\.(png|json)")
+"""A channel file's temp file (see :func:`~optim.rendering.files.write_atomic`)."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,14 @@ def render_index_html(
             "",
         ]
     )
+
+
+def remove_temp_files(out: str | os.PathLike[str]) -> None:
+    """Delete the temp files of channel writes that a killed job left in the gallery ``out``."""
+    folder = Path(out) / CHANNEL_DIR
+    for temp in folder.glob(".channel_*") if folder.is_dir() else ():
+        if _CHANNEL_TEMP.fullmatch(temp.name):
+            temp.unlink(missing_ok=True)
 
 
 def _grid(records: list[ChannelRecord], path: Path, images_per_row: int | None) -> Path:

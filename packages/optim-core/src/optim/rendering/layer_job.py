@@ -45,6 +45,7 @@ from optim.rendering.gallery import (
     GalleryPaths,
     read_channel,
     remove_stale_channels,
+    remove_temp_files,
     write_channels,
     write_index,
 )
@@ -309,6 +310,8 @@ def run_layer_job(
     weights = source.state_dict_sha256 if source is not None else None
     pending = [b for b in job.batches if force or not _up_to_date(out, job, b, weights)]
     kept = [b for b in job.batches if b not in pending]
+    if ranks.is_main:  # before the collective below: no rank writes before it
+        remove_temp_files(out)
     if any(plan != pending for plan in ranks.all_gather(pending)):
         raise ValueError(
             f"The ranks see different files in {str(out)!r}: the output folder must be on a "
