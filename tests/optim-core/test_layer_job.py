@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
+import optim as opt
 from optim.cli import main
 from optim.rendering.ranks import Ranks
 
@@ -205,3 +207,92 @@ def test_model_refuses_another_models_site(tmp_path, capsys):
     assert main([*MODEL, "--layers", "conv1", "--out", str(out)]) == 2
     assert "holds the site of resnet, not of tiny_net" in _error_line(capsys)
     assert sorted(p.name for p in out.iterdir()) == ["site.json"]
+
+
+_TORCHRUN_SCRIPT = """
+import importlib.util, sys
+from pathlib import Path
+import torch
+spec = importlib.util.spec_from_file_location("zoo_conftest", {conftest!r})
+zoo_module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(zoo_module)
+
+
+class BreaksOnRankOne(zoo_module.TinyZoo):
+    def tiny_net(self, pretrained=False):
+        model = super().tiny_net(pretrained)
+
+        def boom(module, inputs):
+            if torch.is_grad_enabled() and torch.distributed.get_rank() == 1:
+                raise RuntimeError("rank one broke")
+
+        model.conv1.register_forward_pre_hook(boom)
+        return model
+
+
+import optim.plugins
+optim.plugins.add_plugin(BreaksOnRankOne(Path({weights!r})), name="tiny")
+from optim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_failing_rank_fails_the_job_with_its_error_and_no_index(tmp_path, registered):
+    script = tmp_path / "job.py"
+    script.write_text(
+        _TORCHRUN_SCRIPT.format(conftest=str(CONFTEST), weights=str(registered.weights))
+    )
+    out = tmp_path / "g"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", str(script), *JOB, *FAST, "--out", str(out)]  # fmt: skip
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert process.returncode != 0
+    assert "rank 1 of 2 failed: RuntimeError: rank one broke" in process.stderr
+    assert not (out / "index.html").exists() and not (out / "manifest.json").exists()
+
+
+_PYTHON_API_SCRIPT = """
+import importlib.util, sys
+from pathlib import Path
+import torch
+import torch.distributed as dist
+spec = importlib.util.spec_from_file_location("zoo_conftest", {conftest!r})
+zoo_module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(zoo_module)
+import optim as opt
+dist.init_process_group("gloo")
+model = zoo_module.TinyZoo(Path({weights!r})).tiny_net(pretrained=True)
+result = opt.render_layer(model, "conv2", range(6), batch_size=2, size=32, steps=3,
+                          transforms="none", show_progress=False)
+torch.save({{"channels": result.channels, "batches": result.batches, "images": result.images,
+            "finals": result.final_objectives, "seed": result.seed}},
+           {out!r} + f"/rank{{dist.get_rank()}}.pt")
+dist.destroy_process_group()
+"""
+
+
+def test_render_layer_under_torchrun_shards_and_returns_the_whole_layer_on_every_rank(
+    tmp_path, registered
+):
+    script = tmp_path / "api.py"
+    script.write_text(
+        _PYTHON_API_SCRIPT.format(
+            conftest=str(CONFTEST), weights=str(registered.weights), out=str(tmp_path)
+        )
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", str(script)]  # fmt: skip
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    for rank in ranks:
+        assert rank["channels"] == list(range(6))
+        assert rank["batches"] == [[0, 1], [2, 3], [4, 5]]
+    assert torch.equal(ranks[0]["images"], ranks[1]["images"])
+    model = registered.tiny_net(pretrained=True)
+    settings = dict(batch_size=2, size=32, steps=3, transforms="none", show_progress=False)
+    alone = opt.render_layer(model, "conv2", range(6), seed=ranks[0]["seed"], **settings)
+    gap = (alone.images - ranks[0]["images"]).abs().max().item()
+    assert gap < 1 / 255, f"max pixel difference {gap:.2e} to one process"
+    for mine, theirs in zip(alone.final_objectives, ranks[0]["finals"]):
+        assert abs(mine - theirs) <= 1e-4 * abs(mine), (mine, theirs)
