@@ -2,9 +2,13 @@
 
 Each channel gets its own batch slot: slot ``i`` of a batch maximises its channel through an
 objective with ``batch_index=i``, so one forward/backward pass serves a whole batch of
-channels. Every slot starts from the image that ``render(..., seed=seed)`` starts from and sees
-the same transforms, so a channel's image does not depend on which batch it landed in (up to
-floating-point differences of batched convolutions).
+channels. Channel ``c`` starts from its own noise, drawn from :func:`channel_seed` ``(seed,
+layer, c)``; the transforms draw from the job's seed, once per step for the whole batch (the
+batch goes through the model as one tensor, and ``RandomScale`` changes its size), the same
+draws in every batch. So a channel's image does not depend on its neighbours, its slot or the
+rank that rendered it: at the same batch size it is bitwise the same, and other batch sizes
+change only the floating-point summation order of batched convolutions. Under a
+``torch.distributed`` process group (``torchrun``) the batches are shared out to the ranks.
 
 Example:
     >>> import optim as opt
@@ -19,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -44,7 +48,14 @@ from optim.rendering.unit_render import DEFAULTS, RenderInputs, call_spec
 if TYPE_CHECKING:
     from optim.optimization import FastPath
 
-__all__ = ["DEFAULT_BATCH_SIZE", "render_layer"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "LayerJob",
+    "channel_seed",
+    "prepare_layer_job",
+    "render_batches",
+    "render_layer",
+]
 
 DEFAULT_BATCH_SIZE = DEFAULTS.batch_size
 """Channels optimised together per batch by default."""
@@ -279,7 +290,7 @@ def render_batches(
     job: LayerJob,
     batches: Sequence[list[int]],
     inputs: RenderInputs | None = None,
-    progress: tqdm | None = None,
+    progress: tqdm | Any = None,
     fast_path: FastPath | None = None,
     on_batch: Callable[[LayerRenderResult], None] | None = None,
 ) -> _Done:

@@ -27,7 +27,6 @@ from torch import nn
 
 from optim.hooks.targets import resolve_target
 from optim.rendering.layer_job import FolderError, LayerJobResult, run_layer_job
-from optim.rendering.layer_render import prepare_layer_job
 from optim.rendering.model_site import SiteLayer, read_site, write_site
 from optim.rendering.objective import layer_channel_count, layer_output
 from optim.rendering.ranks import Ranks, current_ranks
@@ -118,20 +117,19 @@ def _check_folder(out: Path, model_name: str, force: bool) -> None:
         )
 
 
-def _layer_spec(model: nn.Module, spec: RenderSpec, layer: str) -> RenderSpec:
-    """``spec`` for one layer: the requested channels that the layer has (all when none)."""
-    spec = spec.replace(target=layer)
-    if spec.channels is None:
-        return spec
+def _layer_spec(model: nn.Module, spec: RenderSpec, layer: str) -> tuple[RenderSpec, int]:
+    """``spec`` for one layer, with the requested channels that the layer has (all when
+    none), and the layer's channel count."""
     module, shape = layer_output(model, layer, spec.size)
     count = layer_channel_count(module, layer, shape)
-    kept = tuple(c for c in spec.channels if c < count)
+    wanted = spec.channels if spec.channels is not None else range(count)
+    kept = tuple(c for c in wanted if c < count)
     if not kept:
         raise ValueError(
             f"Layer {layer!r} has {count} channels, none of those asked for "
-            f"({spec.channels[0]}..{spec.channels[-1]}); ask for channels from 0..{count - 1}."
+            f"({wanted[0]}..{wanted[-1]}); ask for channels from 0..{count - 1}."
         )
-    return spec.replace(channels=kept)
+    return spec.replace(target=layer, channels=kept), count
 
 
 def render_model(
@@ -173,12 +171,12 @@ def render_model(
     model_name = source.name if source is not None else spec.model
     names = _check_layers(model, list(layers) if layers is not None else model_layers(model))
     _check_folder(out, model_name, force)
-    specs = [_layer_spec(model, spec, layer) for layer in names]
-    counts = [len(prepare_layer_job(model, s).batches) for s in specs]
+    plans = [_layer_spec(model, spec, layer) for layer in names]
+    counts = [-(-len(s.channels) // s.batch_size) for s, _ in plans]  # batches per layer
     ranks.check_enough(sum(counts))
     done: list[LayerJobResult] = []
     first_rank = 0
-    for layer, layer_spec, count in zip(names, specs, counts):
+    for layer, (layer_spec, _), count in zip(names, plans, counts):
         job = run_layer_job(
             model, layer_spec, out / layer_folder(layer), source=source, force=force,
             show_progress=show_progress, fast_path=fast_path, up=("../index.html", model_name),
@@ -191,21 +189,17 @@ def render_model(
     result = ModelJobResult(spec, done, ranks=ranks)
     if not ranks.is_main:
         return result
-    cards = []
-    for layer, job in zip(names, done):
-        module, shape = layer_output(model, layer, spec.size)
-        folder = layer_folder(layer)
-        thumbnail = f"{folder}/grid.png" if job.paths is not None else ""
-        cards.append(
-            SiteLayer(
-                name=layer,
-                channel_count=layer_channel_count(module, layer, shape),
-                rendered=job.channels_done,
-                gallery=f"{folder}/index.html",
-                thumbnail=thumbnail,
-                finished=job.finished,
-            )
+    cards = [
+        SiteLayer(
+            name=layer,
+            channel_count=channel_count,
+            rendered=job.channels_done,
+            gallery=f"{layer_folder(layer)}/index.html",
+            thumbnail=f"{layer_folder(layer)}/grid.png" if job.paths is not None else "",
+            finished=job.finished,
         )
+        for layer, (_, channel_count), job in zip(names, plans, done)
+    ]
     summary = (
         f"{len(cards)} layers · {spec.size[0]}x{spec.size[1]} px · {spec.steps} steps · "
         f"{sum(j.channels_done for j in done)} channels"
