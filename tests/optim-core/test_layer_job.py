@@ -296,3 +296,19 @@ def test_render_layer_under_torchrun_shards_and_returns_the_whole_layer_on_every
     assert gap < 1 / 255, f"max pixel difference {gap:.2e} to one process"
     for mine, theirs in zip(alone.final_objectives, ranks[0]["finals"]):
         assert abs(mine - theirs) <= 1e-4 * abs(mine), (mine, theirs)
+
+
+def test_layer_job_runs_with_the_precision_and_cuda_graph_it_was_given(tmp_path, monkeypatch):
+    import optim.rendering.layer_render as layer_render
+
+    seen, real = [], layer_render.optimize_image
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["fast_path"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(layer_render, "optimize_image", spy)
+    args = [*JOB, *FAST, "--precision", "bf16", "--cuda-graph", "off"]
+    assert main([*args, "--out", str(tmp_path / "g")]) == 0
+    assert len(seen) == 3
+    assert all(f.autocast == "bf16" and f.cuda_graph is False for f in seen)

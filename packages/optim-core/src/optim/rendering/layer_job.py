@@ -55,6 +55,7 @@ from optim.rendering.model_source import ModelSource
 from optim.rendering.ranks import RankFailedError, Ranks, current_ranks
 from optim.rendering.result import LayerRenderResult
 from optim.rendering.spec import RenderSpec
+from optim.rendering.unit_render import fast_path_of
 
 if TYPE_CHECKING:
     from optim.optimization import FastPath
@@ -289,7 +290,7 @@ def run_layer_job(
             whether the folder's files belong to this job).
         force: render every batch again, and delete the files of other channels.
         show_progress: one bar on rank 0 (channels done of the total).
-        fast_path: the GPU switches (default from the spec).
+        fast_path: the GPU switches (default: the spec's ``precision`` and ``cuda_graph``).
         inputs: Python objects standing in for the spec's names (parameterization, transforms).
         up: ``(href, text)`` of a link from the gallery page up to a page holding it.
         first_rank: the rank that takes the first batch, when this job is part of a larger
@@ -337,6 +338,7 @@ def run_layer_job(
         progress.batch_done(len(result.channels))
         ranks.log(f"{job.layer}: channels {result.channels} done in {result.wall_time_s:.1f} s")
 
+    fast_path = fast_path if fast_path is not None else fast_path_of(job.spec)
     report: dict[str, Any] = {"rendered": [], "seconds": 0.0, "interrupted": False,
                               "error": None, "failed": None}  # fmt: skip
     failure = None
