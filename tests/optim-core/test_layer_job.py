@@ -267,6 +267,7 @@ result = opt.render_layer(model, "conv2", range(6), batch_size=2, size=32, steps
 torch.save({{"channels": result.channels, "batches": result.batches, "images": result.images,
             "finals": result.final_objectives, "seed": result.seed}},
            {out!r} + f"/rank{{dist.get_rank()}}.pt")
+dist.barrier()
 dist.destroy_process_group()
 """
 

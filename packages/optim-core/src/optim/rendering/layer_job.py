@@ -49,7 +49,7 @@ from optim.rendering.gallery import (
     write_channels,
     write_index,
 )
-from optim.rendering.layer_render import LayerJob, prepare_layer_job, render_batches
+from optim.rendering.layer_render import SEEDING, LayerJob, prepare_layer_job, render_batches
 from optim.rendering.manifest import read_manifest
 from optim.rendering.model_source import ModelSource
 from optim.rendering.ranks import RankFailedError, Ranks, current_ranks
@@ -197,6 +197,8 @@ def _up_to_date(out: Path, job: LayerJob, batch: list[int], weights: str | None)
     for channel in batch:
         record = read_channel(out, channel)
         if record is None or _what(record.manifest.get("spec") or {}) != expected:
+            return False
+        if record.manifest.get("seeding") != SEEDING:  # rendered by an older optim
             return False
         model = record.manifest.get("model") or {}
         if weights is not None and model.get("state_dict_sha256") != weights:

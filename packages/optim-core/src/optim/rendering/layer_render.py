@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "SEEDING",
     "LayerJob",
     "channel_seed",
     "prepare_layer_job",
@@ -59,6 +60,11 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = DEFAULTS.batch_size
 """Channels optimised together per batch by default."""
+
+
+SEEDING = "channel-seed-1"
+"""How a layer job seeds its channels (recorded in channel manifests; a resumed job renders
+files recorded with another scheme again). ``channel-seed-1``: :func:`channel_seed`."""
 
 
 def channel_seed(seed: int, layer: str, channel: int) -> int:

@@ -33,6 +33,7 @@ import torch
 
 from optim.checks import is_int
 from optim.rendering.files import write_text_atomic
+from optim.rendering.layer_render import SEEDING
 from optim.rendering.model_source import ModelSource, sha256_file
 from optim.rendering.result import LayerRenderResult, RenderResult
 
@@ -232,6 +233,7 @@ def channel_manifest(
     _run(manifest, result, spec)
     manifest["settings"].update(channels=batch, batch_size=len(batch))
     manifest["channel"] = channel
+    manifest["seeding"] = SEEDING  # how the channel's start image and draws were seeded
     seconds = result.batch_wall_times_s
     manifest["result"] = {
         "final_objective": result.final_objectives[index],

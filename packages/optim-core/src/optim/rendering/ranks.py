@@ -187,5 +187,6 @@ def process_group(device: str | None = None) -> Iterator[tuple[Ranks, str | None
     dist.init_process_group(backend="nccl" if on_cuda else "gloo")
     try:
         yield current_ranks(), device
+        dist.barrier()  # leave together: a rank tearing down while another works aborts gloo
     finally:
         dist.destroy_process_group()
