@@ -89,7 +89,12 @@ def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) ->
         "--steps", type=int, default=None, help=f"optimisation steps; {defaults.steps}"
     )
     parser.add_argument("--lr", type=float, default=None, help=f"Adam learning rate; {defaults.lr}")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (drawn if omitted)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (drawn if omitted; a resumed layer or model job keeps its own)",
+    )
     parser.add_argument(
         "--parameterization",
         default=None,
@@ -126,7 +131,9 @@ def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) ->
     parser.add_argument(
         "--force",
         action="store_true",
-        help="replace output files that exist already (by default they are never overwritten)",
+        help="replace output files that exist already (by default they are never "
+        "overwritten; a layer or model job resumes its own folder, and with --force renders "
+        "everything again)",
     )
 
 
