@@ -1,0 +1,388 @@
+"""Dataset exemplars: the real images that excite a channel most, cropped to its field.
+
+One streaming pass over the images: each image's activation map at the layer is reduced to
+the channel's maximum over positions, and per channel the ``k`` best images are kept (their
+value, source, position and the crop of the unit's receptive field around the maximum), so
+memory is O(channels x k) whatever the number of images. Ties keep the earlier image, so the
+result is deterministic for the same inputs. The receptive field is measured from the model
+(:func:`~optim.dataset.receptive_field.measure_receptive_field`); for layers without spatial
+dimensions (logits, pooled features) the "crop" is the whole image.
+
+Example:
+    >>> import optim as opt
+    >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
+    >>> found = opt.dataset.top_exemplars(model, "_blocks.10", "photos/", k=9)  # doctest: +SKIP
+    >>> found[2].sources[0], found[2].activations[0]  # doctest: +SKIP
+    ('photos/cat.jpg', 7.31)
+    >>> found.save("blocks10.exemplars")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import nn
+from tqdm.auto import tqdm
+
+from optim.checks import check_int, check_int_list, check_size
+from optim.dataset._batches import batch_images
+from optim.dataset.loaders import IMAGE_EXTENSIONS, _to_float_chw, resize_and_crop
+from optim.dataset.receptive_field import ReceptiveField, _layer_output, measure_receptive_field
+
+__all__ = ["ChannelExemplars", "Exemplars", "load_exemplars", "top_exemplars"]
+
+FORMAT = "optim-exemplars"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ChannelExemplars:
+    """The top images of one channel, best first.
+
+    Attributes:
+        sources: the file path of each image, or ``"#<index>"`` for images given as tensors
+            or batches (the index in the stream).
+        activations: the channel's maximum over positions on each image, descending.
+        positions: ``(row, column)`` of that maximum in the layer's map (``(0, 0)`` for a
+            layer without spatial dimensions).
+        images: ``[k, 3, h, w]`` crops of the receptive field around the maximum, in [0, 1].
+    """
+
+    sources: list[str]
+    activations: list[float]
+    positions: list[tuple[int, int]]
+    images: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Exemplars:
+    """Top-``k`` exemplars of every channel of a layer; ``result[channel]`` gives one.
+
+    ``crops`` holds uint8 pixels; ``values``, ``indices``, ``positions`` are ``[C, k]``
+    (``indices`` -1 where fewer than ``k`` images were seen).
+    """
+
+    model: str
+    weights_sha256: str | None
+    layer: str
+    source: str
+    k: int
+    size: tuple[int, int]
+    field: ReceptiveField
+    channels: list[int]
+    sources: list[str]
+    values: torch.Tensor
+    indices: torch.Tensor
+    positions: torch.Tensor
+    crops: torch.Tensor
+    images_seen: int
+
+    def __getitem__(self, channel: int) -> ChannelExemplars:
+        if channel not in self.channels:
+            raise KeyError(
+                f"Channel {channel} has no exemplars here; computed for channels "
+                f"{self.channels[0]}..{self.channels[-1]} ({len(self.channels)} channels)."
+            )
+        row = self.channels.index(channel)
+        found = int((self.indices[row] >= 0).sum())
+        return ChannelExemplars(
+            sources=[self.sources[i] for i in self.indices[row, :found].tolist()],
+            activations=self.values[row, :found].tolist(),
+            positions=[tuple(p) for p in self.positions[row, :found].tolist()],
+            images=self.crops[row, :found].float() / 255,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write everything to one file (``torch.save`` of tensors and plain values, read back
+        with ``weights_only=True``), atomically; returns the path."""
+        from optim.rendering.files import write_atomic
+
+        record = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": self.model,
+            "weights_sha256": self.weights_sha256,
+            "layer": self.layer,
+            "source": self.source,
+            "k": self.k,
+            "size": list(self.size),
+            "field": {
+                "size": list(self.field.size),
+                "stride": list(self.field.stride),
+                "center": list(self.field.center),
+                "input_size": list(self.field.input_size),
+                "spatial": self.field.spatial,
+            },
+            "channels": list(self.channels),
+            "sources": list(self.sources),
+            "values": self.values,
+            "indices": self.indices,
+            "positions": self.positions,
+            "crops": self.crops,
+            "images_seen": self.images_seen,
+        }
+        return write_atomic(Path(path), lambda temp: torch.save(record, temp))
+
+
+def load_exemplars(path: str | os.PathLike[str]) -> Exemplars:
+    """Read what :meth:`Exemplars.save` wrote (safely: ``torch.load(weights_only=True)``).
+
+    Raises:
+        ValueError: the file is missing, not an exemplars file, or of a newer format.
+    """
+    path = Path(path)
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"No exemplars file {str(path)!r}.") from None
+    except Exception as exc:  # a pickle the safe loader refuses, or not a torch file at all
+        raise ValueError(
+            f"{str(path)!r} is not an exemplars file written by `optim exemplars` or "
+            f"Exemplars.save ({type(exc).__name__})."
+        ) from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not an exemplars file (no format {FORMAT!r}).")
+    if record.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} has format_version {record['format_version']}; this optim-dataset "
+            f"reads up to {FORMAT_VERSION}. Upgrade optim-dataset."
+        )
+    field = record["field"]
+    return Exemplars(
+        model=record["model"],
+        weights_sha256=record["weights_sha256"],
+        layer=record["layer"],
+        source=record["source"],
+        k=record["k"],
+        size=tuple(record["size"]),
+        field=ReceptiveField(
+            tuple(field["size"]),
+            tuple(field["stride"]),
+            tuple(field["center"]),
+            tuple(field["input_size"]),
+            field["spatial"],
+        ),
+        channels=list(record["channels"]),
+        sources=list(record["sources"]),
+        values=record["values"],
+        indices=record["indices"],
+        positions=record["positions"],
+        crops=record["crops"],
+        images_seen=record["images_seen"],
+    )
+
+
+def _folder_batches(
+    folder: Path, size: tuple[int, int], batch_size: int
+) -> Iterator[tuple[torch.Tensor, list[str]]]:
+    """Batches of a folder's images (sorted paths); unreadable files are skipped with a
+    warning naming them, grey and RGBA images converted to RGB."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+    others = [p for p in files if p not in images and not p.name.startswith(".")]
+    if others:
+        names = ", ".join(str(p) for p in others[:5]) + (", ..." if len(others) > 5 else "")
+        warnings.warn(f"Skipped {len(others)} file(s) that are not images: {names}", stacklevel=3)
+    if not images:
+        raise ValueError(
+            f"The folder {str(folder)!r} has no images ({', '.join(IMAGE_EXTENSIONS)}); point "
+            "--images at a folder of photos."
+        )
+    batch: list[torch.Tensor] = []
+    names: list[str] = []
+    for path in images:
+        try:
+            with Image.open(path) as image:
+                tensor = _to_float_chw(image)
+        except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
+            warnings.warn(f"Skipped {str(path)!r}: not a readable image ({exc}).", stacklevel=3)
+            continue
+        batch.append(resize_and_crop(tensor, size))
+        names.append(str(path))
+        if len(batch) == batch_size:
+            yield torch.stack(batch), names
+            batch, names = [], []
+    if batch:
+        yield torch.stack(batch), names
+
+
+def _stream(
+    images: Any, size: tuple[int, int], batch_size: int
+) -> tuple[Iterable[tuple[torch.Tensor, list[str] | None]], str, int | None]:
+    """``(batches of (images, names or None), a description, the count if known)``."""
+    if isinstance(images, str | os.PathLike):
+        folder = Path(images)
+        if not folder.is_dir():
+            raise ValueError(f"Image folder {str(folder)!r} does not exist or is not a folder.")
+        return _folder_batches(folder, size, batch_size), str(folder), None
+    if isinstance(images, torch.Tensor):
+        batch = batch_images(images)
+        chunks = ((batch[i : i + batch_size], None) for i in range(0, len(batch), batch_size))
+        return chunks, f"tensor of {len(batch)} images", len(batch)
+    if isinstance(images, Iterable):
+        count = len(images) if hasattr(images, "__len__") else None
+        return ((batch_images(b), None) for b in images), type(images).__name__, count
+    raise TypeError(
+        f"images must be a folder path, a tensor [N, 3, H, W] or an iterable of batches "
+        f"(a DataLoader), got {type(images).__name__}."
+    )
+
+
+def top_exemplars(
+    model: nn.Module,
+    layer: str,
+    images: str | os.PathLike[str] | torch.Tensor | Iterable[Any],
+    channels: Sequence[int] | None = None,
+    k: int = 9,
+    size: int | tuple[int, int] = 224,
+    batch_size: int = 32,
+    show_progress: bool = True,
+    *,
+    model_name: str | None = None,
+    weights_sha256: str | None = None,
+) -> Exemplars:
+    """The ``k`` images that excite each channel of ``layer`` most, with their crops.
+
+    Args:
+        model: the network, in eval mode (inputs in [0, 1]).
+        layer: a dotted layer name with ``[B, C, H, W]`` or ``[B, C]`` outputs.
+        images: a folder (searched recursively; non-images and unreadable files are skipped
+            with a warning), a tensor ``[N, 3, H, W]``, or an iterable of batches (a
+            DataLoader yielding tensors or ``(images, labels)``). Images are resized and
+            centre-cropped to ``size``.
+        channels: the channels to keep exemplars for; ``None`` for all.
+        k: exemplars per channel.
+        size: the input size in px.
+        batch_size: images per forward pass (for a folder or a tensor).
+        show_progress: show a tqdm bar over the images.
+        model_name: recorded in the result (default: the model's class name).
+        weights_sha256: recorded in the result (the registered model's weights hash).
+
+    Returns:
+        :class:`Exemplars`; ``result[channel]`` is a :class:`ChannelExemplars`.
+
+    Raises:
+        ValueError: an unknown layer (closest names listed), channels out of range, a folder
+            without images, or no image at all in the stream.
+    """
+    check_int(k, "k", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    size = check_size(size, "size", minimum=8)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    field = measure_receptive_field(model, layer, size)
+    batches, source, count = _stream(images, size, batch_size)
+    chosen: list[int] | None = None
+    if channels is not None:
+        chosen = check_int_list(channels, "channels", minimum=0, item="channel")
+    values = indices = positions = crops = None
+    sources: list[str] = []
+    seen = 0
+    progress = tqdm(total=count, desc=f"exemplars {layer}", unit="image", disable=not show_progress)
+    try:
+        for batch, names in batches:
+            batch = batch.to(device)
+            if batch.shape[-2:] != size:
+                batch = resize_and_crop(batch, size)
+            with torch.no_grad():
+                output = _layer_output(model, layer, batch).float()
+            if chosen is None:
+                chosen = list(range(output.shape[1]))
+            if max(chosen) >= output.shape[1]:
+                raise ValueError(
+                    f"Channel {max(chosen)} is out of range for layer {layer!r}, which has "
+                    f"{output.shape[1]} channels: use 0..{output.shape[1] - 1}."
+                )
+            maps = output[:, chosen].flatten(2) if output.dim() == 4 else output[:, chosen, None]
+            best, where = maps.max(dim=2)  # [B, C]
+            width = output.shape[-1] if output.dim() == 4 else 1
+            rows, cols = where // width, where % width
+            if values is None:
+                values, indices, positions, crops = _empty(len(chosen), k, field, batch)
+            batch_crops = _LazyCrops(batch, rows, cols, field)
+            values, indices, positions, crops = _merge(
+                (values, indices, positions, crops),
+                (best.T.cpu(), rows.T.cpu(), cols.T.cpu()),
+                batch_crops,
+                seen,
+            )
+            numbered = [f"#{seen + i}" for i in range(len(batch))]
+            sources.extend(names if names is not None else numbered)
+            seen += len(batch)
+            progress.update(len(batch))
+    finally:
+        progress.close()
+    if values is None:
+        raise ValueError(f"No images in {source}: nothing to find exemplars in.")
+    return Exemplars(
+        model=model_name or type(model).__name__,
+        weights_sha256=weights_sha256,
+        layer=layer,
+        source=source,
+        k=k,
+        size=size,
+        field=field,
+        channels=chosen,
+        sources=sources,
+        values=values,
+        indices=indices,
+        positions=positions,
+        crops=crops,
+        images_seen=seen,
+    )
+
+
+def _crop_size(field: ReceptiveField) -> tuple[int, int]:
+    top, left, bottom, right = field.box((0, 0))
+    return bottom - top, right - left
+
+
+def _empty(channels: int, k: int, field: ReceptiveField, batch: torch.Tensor):
+    height, width = _crop_size(field)
+    return (
+        torch.full((channels, k), float("-inf")),
+        torch.full((channels, k), -1, dtype=torch.long),
+        torch.zeros((channels, k, 2), dtype=torch.long),
+        torch.zeros((channels, k, 3, height, width), dtype=torch.uint8),
+    )
+
+
+class _LazyCrops:
+    """The crop of image ``b`` for channel ``c``, cut only when it enters a top-k."""
+
+    def __init__(self, batch, rows, cols, field) -> None:
+        self.batch, self.rows, self.cols, self.field = batch, rows, cols, field
+
+    def __call__(self, image: int, channel: int) -> torch.Tensor:
+        position = (int(self.rows[image, channel]), int(self.cols[image, channel]))
+        top, left, bottom, right = self.field.box(position)
+        crop = self.batch[image, :3, top:bottom, left:right]
+        return (crop.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
+def _merge(kept, new, crops_of: _LazyCrops, offset: int):
+    """Merge one batch's per-image maxima into the running top-k (ties keep earlier images)."""
+    values, indices, positions, crops = kept
+    best, rows, cols = new  # [C, B]
+    channels, k = values.shape
+    images = best.shape[1]
+    image_ids = torch.arange(offset, offset + images).expand(channels, images)
+    all_values = torch.cat([values, best], dim=1)  # earlier first: the stable sort keeps them
+    order = torch.sort(all_values, dim=1, descending=True, stable=True).indices[:, :k]
+    new_values = all_values.gather(1, order)
+    new_indices = torch.cat([indices, image_ids], dim=1).gather(1, order)
+    all_positions = torch.cat([positions, torch.stack([rows, cols], dim=2)], dim=1)
+    new_positions = all_positions.gather(1, order[..., None].expand(-1, -1, 2))
+    old = order < k
+    rows_of = torch.arange(channels)[:, None].expand(-1, k)
+    new_crops = torch.empty_like(crops)
+    new_crops[old] = crops[rows_of[old], order[old]]
+    for channel, slot in (~old).nonzero().tolist():  # only images entering a top-k are cut
+        new_crops[channel, slot] = crops_of(int(order[channel, slot]) - k, channel)
+    return new_values, new_indices, new_positions, new_crops
