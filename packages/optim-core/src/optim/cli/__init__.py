@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from optim.cli.errors import CLIError
 
-COMMANDS = ["plugins", "render", "layer", "model", "layers"]
+COMMANDS = ["plugins", "render", "layer", "model", "exemplars", "layers"]
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 

@@ -39,6 +39,7 @@ __all__ = [
     "channels_job",
     "check_gallery_folder",
     "finish",
+    "layer_exemplars",
     "layer_job",
     "model_job",
     "render_job",
@@ -84,10 +85,12 @@ def layer_job(
     expect: ModelSource | None = None,
     force: bool = False,
     up: tuple[str, str] | None = None,
+    exemplars: str | None = None,
 ) -> tuple[LayerJobResult, ModelSource]:
     """Render the layer job ``spec`` into the gallery folder ``out``, resuming what an earlier
     run there finished (``force``: render everything again). Under ``torchrun`` this process
-    joins the job's process group and renders its share of the batches.
+    joins the job's process group and renders its share of the batches. ``exemplars``: a
+    folder of images or an exemplars file, shown beside the renders (by rank 0).
     """
     from optim.rendering.layer_job import continue_spec, run_layer_job
     from optim.rendering.ranks import RankFailedError, process_group
@@ -97,10 +100,13 @@ def layer_job(
             with user_errors():
                 spec = continue_spec(out, spec.replace(device=device), force=force, ranks=ranks)
             model, source = _model(spec, expect)
+            found = None
+            if exemplars is not None and ranks.is_main:  # before rendering: fail early
+                found = layer_exemplars(exemplars, model, spec, source, show_progress)
             with user_errors():
                 job = run_layer_job(
                     model, spec, out, source=source, force=force, show_progress=show_progress,
-                    up=up,
+                    up=up, exemplars=found,
                 )  # fmt: skip
     except RankFailedError as exc:
         raise CLIError(str(exc)) from None
@@ -132,6 +138,38 @@ def model_job(
     except RankFailedError as exc:
         raise CLIError(str(exc)) from None
     return job, source
+
+
+def layer_exemplars(
+    where: str, model, spec: RenderSpec, source: ModelSource, show_progress: bool = True
+):
+    """The exemplars of ``spec``'s layer: computed from the images of the folder ``where``
+    (optim-dataset's ``top_exemplars``, k = 9, 224 px), or read from an exemplars file."""
+    import optim
+
+    layer = spec.unit.layer
+    with user_errors():
+        dataset = optim.dataset  # an ImportError naming optim-dataset when it is missing
+        path = Path(where)
+        if path.is_dir():
+            return dataset.top_exemplars(
+                model, layer, path, channels=spec.channels, show_progress=show_progress,
+                model_name=source.name, weights_sha256=source.state_dict_sha256,
+            )  # fmt: skip
+        found = dataset.load_exemplars(path)
+        if found.layer != layer or found.model != source.name:
+            raise ValueError(
+                f"{where!r} holds exemplars of {found.model} {found.layer}, not of "
+                f"{source.name} {layer}; compute them with `optim exemplars {source.name} "
+                f"{layer} --images DIR --out FILE`, or pass the image folder."
+            )
+    if found.weights_sha256 not in (None, source.state_dict_sha256):
+        print(
+            f"warning: {where} was computed with other weights of {source.name}; its "
+            "activations (and the ratios) may not match the renders",
+            file=sys.stderr,
+        )
+    return found
 
 
 def channels_job(

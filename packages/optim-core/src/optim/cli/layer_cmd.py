@@ -64,6 +64,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=f"channels optimised together; default {DEFAULTS.batch_size}",
     )
+    parser.add_argument(
+        "--exemplars",
+        default=None,
+        metavar="DIR|FILE",
+        help="show each channel's dataset exemplars and the ratio render / exemplar: a folder "
+        "of images (needs optim-dataset) or a file written by `optim exemplars`",
+    )
     add_render_options(parser, DEFAULTS)
     add_model_options(parser)
     parser.add_argument(
@@ -86,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if args.channels == "all":
         spec = spec.replace(channels=None)
     out = check_output_dir(args.out or f"gallery-{spec.target}")
-    job, source = layer_job(spec, out, show_progress=not args.no_progress, force=args.force)
+    job, source = layer_job(
+        spec, out, show_progress=not args.no_progress, force=args.force, exemplars=args.exemplars
+    )
     if not job.ranks.is_main:
         return finish(job, f"the channels of rank {job.ranks.rank}")
     finish(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optim.rendering.exemplar_gallery import RATIO_NOTE, ExemplarView
 from optim.rendering.files import write_text_atomic
 from optim.rendering.manifest import (
     channel_manifest,
@@ -172,6 +173,11 @@ figcaption .objective { color: #666; }
 .lightbox:target { display: flex; }
 .lightbox img { width: min(80vw, 80vh); height: min(80vw, 80vh); image-rendering: pixelated; }
 .lightbox p, .lightbox a { color: #eee; }
+.exemplars { display: grid; grid-template-columns: repeat(3, 40px); gap: 2px;
+  justify-content: center; margin-top: 4px; }
+.exemplars img { width: 40px; height: 40px; object-fit: cover; cursor: default; }
+.ratio { font-weight: 600; }
+.note { font-size: 0.85rem; max-width: 60rem; }
 """.strip()
 
 
@@ -195,6 +201,7 @@ def render_index_html(
     grid_href: str,
     manifest_href: str,
     up: tuple[str, str] | None = None,
+    exemplars: dict[int, ExemplarView] | None = None,
 ) -> str:
     """The gallery page for ``entries`` of ``(channel, image href, objective, manifest href)``.
 
@@ -209,12 +216,25 @@ def render_index_html(
     figures, boxes = [], []
     for channel, image, objective, manifest in entries:
         anchor = f"channel-{channel}"
+        view = (exemplars or {}).get(channel)
+        extra = ""
+        if view is not None:
+            ratio = "n/a" if view.ratio is None else f"{view.ratio:.3g}"
+            crops = "".join(
+                f'<img src="{esc(href)}" alt="exemplar {slot + 1} of channel {channel}" '
+                f'title="activation {value:.3g}">'
+                for slot, (href, value) in enumerate(zip(view.images, view.activations))
+            )
+            extra = (
+                f'<br><span class="ratio" title="render {view.render_activation:.3g}">'
+                f'ratio {ratio}</span><div class="exemplars">{crops}</div>'
+            )
         figures.append(
             f'<figure class="channel" data-channel="{channel}">'
             f'<a href="#{anchor}"><img src="{esc(image)}" alt="channel {channel}"></a>'
             f"<figcaption><strong>channel {channel}</strong><br>"
             f'<span class="objective">objective {_format_objective(objective)}</span><br>'
-            f'<a href="{esc(manifest)}">manifest</a></figcaption></figure>'
+            f'<a href="{esc(manifest)}">manifest</a>{extra}</figcaption></figure>'
         )
         boxes.append(
             f'<div class="lightbox" id="{anchor}"><a href="#">'
@@ -233,6 +253,7 @@ def render_index_html(
             "</head>",
             "<body>",
             f"<header><h1>{esc(title)}</h1><p>{esc(summary)}</p>",
+            f'<p class="note">{esc(RATIO_NOTE)}</p>' if exemplars else "",
             f"<p>{up_link}"
             f'<a href="{esc(grid_href)}">grid</a> &middot; '
             f'<a href="{esc(manifest_href)}">manifest</a></p></header>',
@@ -289,6 +310,7 @@ def write_index(
     interrupted: bool = False,
     error: str | None = None,
     up: tuple[str, str] | None = None,
+    exemplars: dict[int, ExemplarView] | None = None,
 ) -> GalleryPaths:
     """Write ``grid.png``, ``manifest.json`` and ``index.html`` of the gallery ``out`` from
     the channel ``records`` (in job order) of the layer job ``spec``.
@@ -311,6 +333,7 @@ def write_index(
         "seconds": sum(seconds.values()),
         "interrupted": interrupted,
         "error": error,
+        "exemplar_ratios": {str(c): v.ratio for c, v in (exemplars or {}).items()} or None,
     }
     write_manifest(manifest, layer_manifest(spec, records, model, grid, manifest, summary))
     model_name = model.name if model is not None else "model"
@@ -333,7 +356,13 @@ def write_index(
         for r in records
     ]
     page = render_index_html(
-        f"{model_name} · {spec.unit.layer}", text, entries, "grid.png", "manifest.json", up
+        f"{model_name} · {spec.unit.layer}",
+        text,
+        entries,
+        "grid.png",
+        "manifest.json",
+        up,
+        exemplars,
     )
     index = write_text_atomic(out / "index.html", page)
     images = {r.channel: r.image for r in records}

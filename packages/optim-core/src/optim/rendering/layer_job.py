@@ -40,6 +40,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optim.optimization.finite_check import NotFiniteError
+from optim.rendering.exemplar_gallery import exemplar_views
 from optim.rendering.gallery import (
     GALLERY_FILES,
     GalleryPaths,
@@ -278,6 +279,7 @@ def run_layer_job(
     inputs: RenderInputs | None = None,
     up: tuple[str, str] | None = None,
     first_rank: int | None = None,
+    exemplars: Any = None,
 ) -> LayerJobResult:
     """Render the layer job ``spec`` of ``model`` into the gallery folder ``out``.
 
@@ -298,6 +300,8 @@ def run_layer_job(
         first_rank: the rank that takes the first batch, when this job is part of a larger
             one (then a rank may have no batch of this layer); ``None``: a job of its own,
             which needs at least one batch per rank.
+        exemplars: dataset exemplars to show beside each render, with the ratio render /
+            exemplar (``opt.dataset.top_exemplars(...)`` or ``load_exemplars``; rank 0's).
 
     Raises:
         FolderError: ``out`` holds another model's or layer's gallery (and not ``force``).
@@ -379,8 +383,11 @@ def run_layer_job(
     records = [r for r in (read_channel(out, c) for c in job.channels) if r is not None]
     if not records:
         return result
+    views = None
+    if exemplars is not None:
+        views = exemplar_views(model, out, job.layer, records, exemplars)
     paths = write_index(
         out, job.spec, records, source, rendered=rendered, interrupted=result.interrupted,
-        error=result.error, up=up,
+        error=result.error, up=up, exemplars=views,
     )  # fmt: skip
     return dataclasses.replace(result, paths=paths)

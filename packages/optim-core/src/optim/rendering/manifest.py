@@ -195,6 +195,8 @@ def layer_manifest(
         "steps_per_s": round(steps / seconds, 3) if seconds else None,
         "channel_steps_per_s": round(channel_steps / seconds, 3) if seconds else None,
     }
+    if summary.get("exemplar_ratios"):
+        manifest["result"]["exemplar_ratios"] = summary["exemplar_ratios"]
     manifest["outputs"] = {
         "grid": _relative(grid_path, base),
         "grid_sha256": sha256_file(grid_path),
