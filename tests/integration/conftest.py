@@ -1,4 +1,5 @@
-"""Shared fixtures for integration tests: built wheels of the third-party plugin fixtures."""
+"""Shared fixtures for integration tests: built wheels of the third-party plugin fixtures,
+and a folder of real photos."""
 
 from __future__ import annotations
 
@@ -69,3 +70,19 @@ def install_beside_core(tmp_path, fixture_wheels):
         return run
 
     return install
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> Path:
+    """A folder of the eight real photos of scikit-image and scikit-learn, as PNG files."""
+    skimage_data = pytest.importorskip("skimage.data")
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    for name in ("chelsea", "coffee", "astronaut", "rocket"):
+        Image.fromarray(getattr(skimage_data, name)()).save(folder / f"{name}.png")
+    samples = sklearn_datasets.load_sample_images()
+    for filename, image in zip(samples.filenames, samples.images):
+        Image.fromarray(image).save(folder / Path(filename).with_suffix(".png").name)
+    return folder

@@ -10,26 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 import optim as opt
 
 EGYPTIAN_CAT = 285
-PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """The six real photos as PNG files in a folder."""
-    skimage_data = pytest.importorskip("skimage.data")
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    folder = tmp_path_factory.mktemp("photos")
-    for name in PHOTOS:
-        Image.fromarray(getattr(skimage_data, name)()).save(folder / f"{name}.png")
-    samples = sklearn_datasets.load_sample_images()
-    for filename, image in zip(samples.filenames, samples.images):
-        Image.fromarray(image).save(folder / filename.rsplit("/", 1)[-1].replace(".jpg", ".png"))
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -132,3 +132,32 @@ def test_model_page_links_each_layer_gallery_and_every_image_loads(browser, site
     assert len(widths) == 2 * 4 and all(width > 0 for width in widths), widths
     browser.execute_script("document.querySelector('header a').click();")  # back up
     assert browser.current_url == (site / "index.html").as_uri()
+
+
+@pytest.fixture(scope="module")
+def exemplar_gallery(tmp_path_factory, photos):
+    out = tmp_path_factory.mktemp("exemplars") / "blocks4"
+    command = [sys.executable, "-m", "optim.cli", "layer", "_blocks.4", "--channels", "0-3",
+               "--size", "64", "--steps", "4", "--seed", "0", "--exemplars", str(photos),
+               "--no-progress", "--out", str(out)]  # fmt: skip
+    process = subprocess.run(command, capture_output=True, text=True)
+    assert process.returncode == 0, process.stderr
+    return out
+
+
+def test_a_gallery_with_exemplars_loads_every_image_and_shows_each_ratio(
+    browser, exemplar_gallery, photos
+):
+    browser.get((exemplar_gallery / "index.html").as_uri())
+    widths = _loaded_image_widths(browser)
+    photo_count = len(list(photos.glob("*.png")))  # fewer photos than k = 9: all of them
+    assert len(widths) == 2 * 4 + 4 * photo_count, widths
+    assert all(width > 0 for width in widths), widths
+    ratios = browser.execute_script(
+        "return Array.from(document.querySelectorAll('figure.channel'))"
+        ".map(f => f.querySelector('.ratio').innerText);"
+    )
+    assert len(ratios) == 4 and all(r.startswith("ratio ") for r in ratios), ratios
+    assert all(float(r.split()[1]) > 0 for r in ratios), ratios
+    note = browser.execute_script("return document.querySelector('.note').innerText;")
+    assert "Far above 1" in note
