@@ -281,7 +281,7 @@ def top_exemplars(
     chosen: list[int] | None = None
     if channels is not None:
         chosen = check_int_list(channels, "channels", minimum=0, item="channel")
-    values = indices = positions = crops = None
+    state = None  # values, indices, positions, crops, slots
     sources: list[str] = []
     seen = 0
     progress = tqdm(total=count, desc=f"exemplars {layer}", unit="image", disable=not show_progress)
@@ -303,13 +303,12 @@ def top_exemplars(
             best, where = maps.max(dim=2)  # [B, C]
             width = output.shape[-1] if output.dim() == 4 else 1
             rows, cols = where // width, where % width
-            if values is None:
-                values, indices, positions, crops = _empty(len(chosen), k, field, batch)
-            batch_crops = _LazyCrops(batch, rows, cols, field)
-            values, indices, positions, crops = _merge(
-                (values, indices, positions, crops),
+            if state is None:
+                state = _empty(len(chosen), k, field)
+            state = _merge(
+                state,
                 (best.T.cpu(), rows.T.cpu(), cols.T.cpu()),
-                batch_crops,
+                _LazyCrops(batch, rows, cols, field),
                 seen,
             )
             numbered = [f"#{seen + i}" for i in range(len(batch))]
@@ -318,8 +317,10 @@ def top_exemplars(
             progress.update(len(batch))
     finally:
         progress.close()
-    if values is None:
+    if state is None:
         raise ValueError(f"No images in {source}: nothing to find exemplars in.")
+    values, indices, positions, crops, slots = state
+    crops = crops[torch.arange(len(chosen))[:, None], slots]  # in rank order
     return Exemplars(
         model=model_name or type(model).__name__,
         weights_sha256=weights_sha256,
@@ -343,13 +344,14 @@ def _crop_size(field: ReceptiveField) -> tuple[int, int]:
     return bottom - top, right - left
 
 
-def _empty(channels: int, k: int, field: ReceptiveField, batch: torch.Tensor):
+def _empty(channels: int, k: int, field: ReceptiveField):
     height, width = _crop_size(field)
     return (
         torch.full((channels, k), float("-inf")),
         torch.full((channels, k), -1, dtype=torch.long),
         torch.zeros((channels, k, 2), dtype=torch.long),
         torch.zeros((channels, k, 3, height, width), dtype=torch.uint8),
+        torch.arange(k).expand(channels, k).clone(),
     )
 
 
@@ -357,18 +359,26 @@ class _LazyCrops:
     """The crop of image ``b`` for channel ``c``, cut only when it enters a top-k."""
 
     def __init__(self, batch, rows, cols, field) -> None:
-        self.batch, self.rows, self.cols, self.field = batch, rows, cols, field
+        self.rows, self.cols, self.field = rows.cpu(), cols.cpu(), field
+        self.pixels: torch.Tensor | None = None
+        self.batch = batch
 
     def __call__(self, image: int, channel: int) -> torch.Tensor:
+        if self.pixels is None:  # 8-bit once per batch, only if one of its images is kept
+            self.pixels = (self.batch[:, :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu()
         position = (int(self.rows[image, channel]), int(self.cols[image, channel]))
         top, left, bottom, right = self.field.box(position)
-        crop = self.batch[image, :3, top:bottom, left:right]
-        return (crop.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+        return self.pixels[image, :, top:bottom, left:right]
 
 
 def _merge(kept, new, crops_of: _LazyCrops, offset: int):
-    """Merge one batch's per-image maxima into the running top-k (ties keep earlier images)."""
-    values, indices, positions, crops = kept
+    """Merge one batch's per-image maxima into the running top-k (ties keep earlier images).
+
+    ``kept`` is ``(values, indices, positions, crops, slots)``: rank ``j`` of channel ``c``
+    has its crop in ``crops[c, slots[c, j]]``, so a merge writes only the crops of images
+    that enter a top-k, into the slots of those that leave it.
+    """
+    values, indices, positions, crops, slots = kept
     best, rows, cols = new  # [C, B]
     channels, k = values.shape
     images = best.shape[1]
@@ -379,10 +389,13 @@ def _merge(kept, new, crops_of: _LazyCrops, offset: int):
     new_indices = torch.cat([indices, image_ids], dim=1).gather(1, order)
     all_positions = torch.cat([positions, torch.stack([rows, cols], dim=2)], dim=1)
     new_positions = all_positions.gather(1, order[..., None].expand(-1, -1, 2))
-    old = order < k
-    rows_of = torch.arange(channels)[:, None].expand(-1, k)
-    new_crops = torch.empty_like(crops)
-    new_crops[old] = crops[rows_of[old], order[old]]
-    for channel, slot in (~old).nonzero().tolist():  # only images entering a top-k are cut
-        new_crops[channel, slot] = crops_of(int(order[channel, slot]) - k, channel)
-    return new_values, new_indices, new_positions, new_crops
+    entering = order >= k
+    new_slots = slots.gather(1, order.clamp(max=k - 1))
+    for channel in entering.any(dim=1).nonzero().flatten().tolist():
+        staying = set(slots[channel, order[channel][~entering[channel]]].tolist())
+        free = [slot for slot in slots[channel].tolist() if slot not in staying]
+        for rank in entering[channel].nonzero().flatten().tolist():
+            slot = free.pop()
+            crops[channel, slot] = crops_of(int(order[channel, rank]) - k, channel)
+            new_slots[channel, rank] = slot
+    return new_values, new_indices, new_positions, crops, new_slots

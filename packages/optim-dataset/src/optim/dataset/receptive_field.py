@@ -25,7 +25,7 @@ from optim.checks import check_size
 
 __all__ = ["ReceptiveField", "measure_receptive_field"]
 
-_PROBES = 3  # random inputs whose gradient boxes are combined
+_PROBES = 2  # random inputs whose gradient boxes are combined
 
 
 @dataclass(frozen=True)
