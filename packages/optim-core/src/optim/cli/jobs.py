@@ -248,10 +248,14 @@ def report_render(
 def report_layer(job: LayerJobResult, source: ModelSource) -> str:
     """The one line ``optim layer`` prints about what it wrote."""
     kept = f", {len(job.kept)} kept from an earlier run" if job.kept else ""
+    speed = (
+        f"; {job.wall_time_s:.1f} s, {job.channel_steps_per_s:.1f} channel-steps/s"
+        if job.rendered
+        else ""
+    )
     return (
         f"wrote {job.paths.index} ({len(job.channels)} channels of {source.name} {job.layer}: "
-        f"{len(job.rendered)} batches rendered{kept}; {job.wall_time_s:.1f} s, "
-        f"{job.channel_steps_per_s:.1f} channel-steps/s, seed {job.spec.seed})"
+        f"{len(job.rendered)} batches rendered{kept}{speed}, seed {job.spec.seed})"
     )
 
 

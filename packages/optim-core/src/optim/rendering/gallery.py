@@ -175,7 +175,7 @@ figcaption .objective { color: #666; }
 .lightbox p, .lightbox a { color: #eee; }
 .exemplars { display: grid; grid-template-columns: repeat(3, 40px); gap: 2px;
   justify-content: center; margin-top: 4px; }
-.exemplars img { width: 40px; height: 40px; object-fit: cover; cursor: default; }
+figure.channel .exemplars img { width: 40px; height: 40px; object-fit: cover; cursor: default; }
 .ratio { font-weight: 600; }
 .note { font-size: 0.85rem; max-width: 60rem; }
 """.strip()
