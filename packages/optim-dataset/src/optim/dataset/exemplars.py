@@ -47,15 +47,15 @@ class ChannelExemplars:
     """The top images of one channel, best first.
 
     Attributes:
-        sources: the file path of each image, or ``"#<index>"`` for images given as tensors
-            or batches (the index in the stream).
+        sources: the file path of each image, or its index in the stream for images given
+            as a tensor or as batches.
         activations: the channel's maximum over positions on each image, descending.
         positions: ``(row, column)`` of that maximum in the layer's map (``(0, 0)`` for a
             layer without spatial dimensions).
         images: ``[k, 3, h, w]`` crops of the receptive field around the maximum, in [0, 1].
     """
 
-    sources: list[str]
+    sources: list[str | int]
     activations: list[float]
     positions: list[tuple[int, int]]
     images: torch.Tensor
@@ -66,7 +66,8 @@ class Exemplars:
     """Top-``k`` exemplars of every channel of a layer; ``result[channel]`` gives one.
 
     ``crops`` holds uint8 pixels; ``values``, ``indices``, ``positions`` are ``[C, k]``
-    (``indices`` -1 where fewer than ``k`` images were seen).
+    (``indices`` -1 where fewer than ``k`` images were seen); ``sources`` holds the file
+    path of every image streamed from a folder (empty for tensors and batches).
     """
 
     model: str
@@ -92,8 +93,9 @@ class Exemplars:
             )
         row = self.channels.index(channel)
         found = int((self.indices[row] >= 0).sum())
+        images = self.indices[row, :found].tolist()
         return ChannelExemplars(
-            sources=[self.sources[i] for i in self.indices[row, :found].tolist()],
+            sources=[self.sources[i] if self.sources else i for i in images],
             activations=self.values[row, :found].tolist(),
             positions=[tuple(p) for p in self.positions[row, :found].tolist()],
             images=self.crops[row, :found].float() / 255,
@@ -311,8 +313,7 @@ def top_exemplars(
                 _LazyCrops(batch, rows, cols, field),
                 seen,
             )
-            numbered = [f"#{seen + i}" for i in range(len(batch))]
-            sources.extend(names if names is not None else numbered)
+            sources.extend(names or [])
             seen += len(batch)
             progress.update(len(batch))
     finally:
