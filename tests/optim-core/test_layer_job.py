@@ -313,3 +313,15 @@ def test_layer_job_runs_with_the_precision_and_cuda_graph_it_was_given(tmp_path,
     assert main([*args, "--out", str(tmp_path / "g")]) == 0
     assert len(seen) == 3
     assert all(f.autocast == "bf16" and f.cuda_graph is False for f in seen)
+
+
+def test_exemplars_without_optim_dataset_say_what_to_install(tmp_path, monkeypatch, capsys):
+    import optim
+
+    monkeypatch.setattr(optim, "_plugin_modules", dict)  # as if optim-dataset were missing
+    assert main(["exemplars", "tiny_net", "conv1", "--images", str(tmp_path)]) == 2
+    assert "pip install optim-dataset" in _error_line(capsys)
+    layer = [*JOB, *FAST, "--exemplars", str(tmp_path), "--out", str(tmp_path / "g")]
+    assert main(layer) == 2
+    assert "pip install optim-dataset" in _error_line(capsys)
+    assert not (tmp_path / "g" / "channels").exists()  # refused before rendering

@@ -49,8 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import optim
-    from optim.cli.render_options import load_model
+    from optim.cli.render_options import load_model, plugin_module
     from optim.rendering.files import check_new
 
     if len(args.names) > 2:
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             model=model_name, target=layer, pretrained=not args.random_weights,
             device=args.device, seed=0,
         )  # fmt: skip
-        dataset = optim.dataset  # an ImportError naming optim-dataset when it is missing
+        dataset = plugin_module("dataset")  # an ImportError naming optim-dataset if missing
     out = check_output_file(args.out or f"exemplars-{layer}.pt", suffix=".pt")
     with user_errors():
         check_new([out], force=args.force)

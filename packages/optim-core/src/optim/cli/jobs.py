@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from optim.cli.errors import CLIError
-from optim.cli.render_options import load_model, user_errors, with_fresh_seed
+from optim.cli.render_options import load_model, plugin_module, user_errors, with_fresh_seed
 from optim.optimization import NotFiniteError
 from optim.rendering import (
     LayerRenderResult,
@@ -145,11 +145,9 @@ def layer_exemplars(
 ):
     """The exemplars of ``spec``'s layer: computed from the images of the folder ``where``
     (optim-dataset's ``top_exemplars``, k = 9, 224 px), or read from an exemplars file."""
-    import optim
-
     layer = spec.unit.layer
     with user_errors():
-        dataset = optim.dataset  # an ImportError naming optim-dataset when it is missing
+        dataset = plugin_module("dataset")  # an ImportError naming optim-dataset if missing
         path = Path(where)
         if path.is_dir():
             return dataset.top_exemplars(

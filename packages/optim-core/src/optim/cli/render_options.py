@@ -31,6 +31,7 @@ __all__ = [
     "check_output_dir",
     "check_output_file",
     "load_model",
+    "plugin_module",
     "spec_from_args",
     "user_errors",
     "with_fresh_seed",
@@ -67,6 +68,23 @@ def user_errors() -> Iterator[None]:
         raise CLIError(_one_line(exc.args[0] if exc.args else exc)) from None
     except (ValueError, LookupError, ImportError) as exc:
         raise CLIError(_one_line(str(exc))) from None
+
+
+def plugin_module(name: str):
+    """The first-party module ``optim.<name>`` (e.g. ``"dataset"``), or an ImportError saying
+    which distribution to install.
+
+    Example:
+        >>> plugin_module("dataset").__name__  # doctest: +SKIP
+        'optim.dataset'
+    """
+    import importlib
+
+    import optim
+
+    if name not in optim._plugin_modules():
+        raise optim._missing(name)
+    return importlib.import_module(f"optim.{name}")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, weights: bool = True) -> None:
