@@ -13,6 +13,7 @@ from __future__ import annotations
 # `opt.images.show is opt.show`; they are not part of this module's __all__.
 from optim.image_utils.display import show as show
 from optim.image_utils.saving import save_tensor_as_image as save_tensor_as_image
+from optim.images.cppn_image import CPPNImage
 from optim.images.fft_image import FFTImage
 from optim.images.image_tensor import ImageTensor
 from optim.images.laplacian_image import LaplacianImage
@@ -25,6 +26,7 @@ from optim.images.simple_tensor import SimpleTensorParameterization
 from optim.images.stack_image import StackImage
 
 __all__ = [
+    "CPPNImage",
     "FFTImage",
     "ImageParameterization",
     "ImageTensor",

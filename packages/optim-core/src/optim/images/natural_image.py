@@ -101,8 +101,29 @@ class NaturalImage(ImageParameterization):
 
     def forward(self) -> torch.Tensor:
         """Build the image, an :class:`ImageTensor` of shape [B, C, H, W]."""
-        image = self.parameterization()
+        return self._finish(self.parameterization())
+
+    def _finish(self, image: torch.Tensor) -> torch.Tensor:
         if self.decorrelate is not None:
             image = self.decorrelate(image)
         image = self.squash_func(image)
         return self._to_image_tensor(image)
+
+    @torch.jit.unused
+    def at_size(self, size: int | Sequence[int]) -> torch.Tensor:
+        """The image redrawn at ``size`` by a resolution-free parameterization (one with its
+        own ``at_size``, such as :class:`~optim.images.CPPNImage`).
+
+        Example:
+            >>> from optim.images import CPPNImage
+            >>> NaturalImage((16, 16), parameterization=CPPNImage).at_size(64).shape
+            torch.Size([1, 3, 64, 64])
+        """
+        redraw = getattr(self.parameterization, "at_size", None)
+        if redraw is None:
+            raise TypeError(
+                f"{type(self.parameterization).__name__} is a fixed grid of pixels and cannot "
+                "be redrawn at another size; use a resolution-free parameterization "
+                "(CPPNImage, `--parameterization cppn`)."
+            )
+        return self._finish(redraw(size))

@@ -19,6 +19,7 @@ PARAMETERIZATIONS = {
     "stack_image": ("optim.images:StackImage", "Concatenates several parameterizations"),
     "maco_image": ("optim.images:MACOImage", "Fixed Fourier magnitude, optimised phase (MACO)"),
     "maco": ("optim.images:MACOImage", "Alias of maco_image"),
+    "cppn": ("optim.images:CPPNImage", "Coordinates -> colour network, redrawable at any size"),
 }
 
 TRANSFORMS = {
