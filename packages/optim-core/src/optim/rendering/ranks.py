@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,8 @@ __all__ = ["RankFailedError", "Ranks", "current_ranks", "launched_by_torchrun", 
 T = TypeVar("T")
 
 _TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+WAIT = datetime.timedelta(hours=24)
+"""How long a rank waits for the others at a collective before the job fails."""
 
 
 class RankFailedError(RuntimeError):
@@ -184,7 +187,9 @@ def process_group(device: str | None = None) -> Iterator[tuple[Ranks, str | None
     if on_cuda:
         torch.cuda.set_device(torch.device(device))
     _threads_per_rank()
-    dist.init_process_group(backend="nccl" if on_cuda else "gloo")
+    # A rank waits at a collective while the others finish a batch (or rank 0 computes
+    # exemplars): allow much more than torch's default 30 minutes.
+    dist.init_process_group(backend="nccl" if on_cuda else "gloo", timeout=WAIT)
     try:
         yield current_ranks(), device
         dist.barrier()  # leave together: a rank tearing down while another works aborts gloo
