@@ -20,20 +20,18 @@ Example:
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import nn
 from tqdm.auto import tqdm
 
 from optim.checks import check_int, check_int_list, check_size
-from optim.dataset._batches import batch_images
-from optim.dataset.loaders import IMAGE_EXTENSIONS, _to_float_chw, resize_and_crop
+from optim.dataset.image_stream import image_stream
+from optim.dataset.loaders import resize_and_crop
 from optim.dataset.receptive_field import ReceptiveField, _layer_output, measure_receptive_field
 
 __all__ = ["ChannelExemplars", "Exemplars", "load_exemplars", "top_exemplars"]
@@ -181,62 +179,6 @@ def load_exemplars(path: str | os.PathLike[str]) -> Exemplars:
     )
 
 
-def _folder_batches(
-    folder: Path, size: tuple[int, int], batch_size: int
-) -> Iterator[tuple[torch.Tensor, list[str]]]:
-    """Batches of a folder's images (sorted paths); unreadable files are skipped with a
-    warning naming them, grey and RGBA images converted to RGB."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-    others = [p for p in files if p not in images and not p.name.startswith(".")]
-    if others:
-        names = ", ".join(str(p) for p in others[:5]) + (", ..." if len(others) > 5 else "")
-        warnings.warn(f"Skipped {len(others)} file(s) that are not images: {names}", stacklevel=3)
-    if not images:
-        raise ValueError(
-            f"The folder {str(folder)!r} has no images ({', '.join(IMAGE_EXTENSIONS)}); point "
-            "--images at a folder of photos."
-        )
-    batch: list[torch.Tensor] = []
-    names: list[str] = []
-    for path in images:
-        try:
-            with Image.open(path) as image:
-                tensor = _to_float_chw(image)
-        except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
-            warnings.warn(f"Skipped {str(path)!r}: not a readable image ({exc}).", stacklevel=3)
-            continue
-        batch.append(resize_and_crop(tensor, size))
-        names.append(str(path))
-        if len(batch) == batch_size:
-            yield torch.stack(batch), names
-            batch, names = [], []
-    if batch:
-        yield torch.stack(batch), names
-
-
-def _stream(
-    images: Any, size: tuple[int, int], batch_size: int
-) -> tuple[Iterable[tuple[torch.Tensor, list[str] | None]], str, int | None]:
-    """``(batches of (images, names or None), a description, the count if known)``."""
-    if isinstance(images, str | os.PathLike):
-        folder = Path(images)
-        if not folder.is_dir():
-            raise ValueError(f"Image folder {str(folder)!r} does not exist or is not a folder.")
-        return _folder_batches(folder, size, batch_size), str(folder), None
-    if isinstance(images, torch.Tensor):
-        batch = batch_images(images)
-        chunks = ((batch[i : i + batch_size], None) for i in range(0, len(batch), batch_size))
-        return chunks, f"tensor of {len(batch)} images", len(batch)
-    if isinstance(images, Iterable):
-        count = len(images) if hasattr(images, "__len__") else None
-        return ((batch_images(b), None) for b in images), type(images).__name__, count
-    raise TypeError(
-        f"images must be a folder path, a tensor [N, 3, H, W] or an iterable of batches "
-        f"(a DataLoader), got {type(images).__name__}."
-    )
-
-
 def top_exemplars(
     model: nn.Module,
     layer: str,
@@ -279,7 +221,7 @@ def top_exemplars(
     size = check_size(size, "size", minimum=8)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     field = measure_receptive_field(model, layer, size)
-    batches, source, count = _stream(images, size, batch_size)
+    batches, source, count = image_stream(images, size, batch_size)
     chosen: list[int] | None = None
     if channels is not None:
         chosen = check_int_list(channels, "channels", minimum=0, item="channel")
