@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    rank_logs = logging.getLogger("optim.rendering.ranks")  # `[rank r/N] ...` of torchrun jobs
+    handler = logging.StreamHandler(sys.stderr)
+    rank_logs.addHandler(handler)
+    rank_logs.setLevel(logging.INFO)
     try:
         return int(args.run(args) or 0)
     except CLIError as exc:
@@ -58,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        rank_logs.removeHandler(handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from optim.cli.errors import CLIError
 from optim.cli.render_options import load_model, plugin_module, user_errors, with_fresh_seed
@@ -34,6 +37,9 @@ from optim.rendering.gallery import CHANNEL_DIR, GALLERY_FILES
 from optim.rendering.layer_job import LayerJobResult
 from optim.rendering.model_job import ModelJobResult
 from optim.rendering.model_source import ModelSource
+
+if TYPE_CHECKING:
+    from optim.rendering.ranks import Ranks
 
 __all__ = [
     "channels_job",
@@ -77,6 +83,19 @@ def render_job(
     return result, source, manifest_path
 
 
+@contextlib.contextmanager
+def _joined(spec: RenderSpec) -> Iterator[tuple[Ranks, RenderSpec]]:
+    """This process in the job's ``torchrun`` process group (if launched so): the ranks and
+    ``spec`` on this rank's device. Another rank's failure becomes a one-line CLIError."""
+    from optim.rendering.ranks import RankFailedError, process_group
+
+    try:
+        with process_group(spec.device) as (ranks, device):
+            yield ranks, spec.replace(device=device)
+    except RankFailedError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def layer_job(
     spec: RenderSpec,
     out: Path,
@@ -84,7 +103,6 @@ def layer_job(
     show_progress: bool = True,
     expect: ModelSource | None = None,
     force: bool = False,
-    up: tuple[str, str] | None = None,
     exemplars: str | None = None,
 ) -> tuple[LayerJobResult, ModelSource]:
     """Render the layer job ``spec`` into the gallery folder ``out``, resuming what an earlier
@@ -93,23 +111,19 @@ def layer_job(
     folder of images or an exemplars file, shown beside the renders (by rank 0).
     """
     from optim.rendering.layer_job import continue_spec, run_layer_job
-    from optim.rendering.ranks import RankFailedError, process_group
 
-    try:
-        with process_group(spec.device) as (ranks, device):
-            with user_errors():
-                spec = continue_spec(out, spec.replace(device=device), force=force, ranks=ranks)
-            model, source = _model(spec, expect)
-            found = None
-            if exemplars is not None and ranks.is_main:  # before rendering: fail early
-                found = layer_exemplars(exemplars, model, spec, source, show_progress)
-            with user_errors():
-                job = run_layer_job(
-                    model, spec, out, source=source, force=force, show_progress=show_progress,
-                    up=up, exemplars=found,
-                )  # fmt: skip
-    except RankFailedError as exc:
-        raise CLIError(str(exc)) from None
+    with _joined(spec) as (ranks, spec):
+        with user_errors():
+            spec = continue_spec(out, spec, force=force, ranks=ranks)
+        model, source = _model(spec, expect)
+        found = None
+        if exemplars is not None and ranks.is_main:  # before rendering: fail early
+            found = layer_exemplars(exemplars, model, spec, source, show_progress)
+        with user_errors():
+            job = run_layer_job(
+                model, spec, out, source=source, force=force, show_progress=show_progress,
+                exemplars=found,
+            )  # fmt: skip
     return job, source
 
 
@@ -124,19 +138,14 @@ def model_job(
     """Render ``layers`` (``None``: every block) of ``spec``'s model into the site ``out``,
     resuming what an earlier run there finished; under ``torchrun``, this rank's share."""
     from optim.rendering.model_job import render_model
-    from optim.rendering.ranks import RankFailedError, process_group
 
-    try:
-        with process_group(spec.device) as (_, device):
-            spec = spec.replace(device=device)
-            model, source = _model(spec, None)
-            with user_errors():
-                job = render_model(
-                    model, layers, out, spec, source=source, force=force,
-                    show_progress=show_progress,
-                )  # fmt: skip
-    except RankFailedError as exc:
-        raise CLIError(str(exc)) from None
+    with _joined(spec) as (_, spec):
+        model, source = _model(spec, None)
+        with user_errors():
+            job = render_model(
+                model, layers, out, spec, source=source, force=force,
+                show_progress=show_progress,
+            )  # fmt: skip
     return job, source
 
 

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 
-from optim.checks import parse_int_list
 from optim.cli.render_options import (
-    RENDER_OPTIONS,
+    add_channel_options,
     add_model_options,
     add_render_options,
     check_output_dir,
-    spec_from_args,
-    user_errors,
+    job_spec,
 )
 from optim.rendering.spec import LAYER_JOB
 
@@ -28,12 +26,6 @@ __all__ = ["DEFAULTS", "add_parser", "run"]
 
 DEFAULTS = LAYER_JOB
 """What ``optim layer`` renders with no arguments."""
-
-
-def _channels_text(channels: tuple[int, ...] | None) -> str:
-    if not channels:
-        return "all"
-    return f"{channels[0]}-{channels[-1]}"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,18 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model", default=None, help=f"registered model name; default {DEFAULTS.model}"
     )
-    parser.add_argument(
-        "--channels",
-        default=None,
-        help="channels to render: 'all', 0-15, 0,3,7 or 0-3,8; default "
-        + _channels_text(DEFAULTS.channels),
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help=f"channels optimised together; default {DEFAULTS.batch_size}",
-    )
+    add_channel_options(parser, DEFAULTS, "channels to render")
     parser.add_argument(
         "--exemplars",
         default=None,
@@ -85,13 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from optim.cli.jobs import finish, layer_job, report_layer
 
-    given = {"target": args.layer, "batch_size": args.batch_size}
-    if args.channels is not None and args.channels != "all":
-        with user_errors():
-            given["channels"] = tuple(parse_int_list(args.channels, "--channels"))
-    spec = spec_from_args(args, DEFAULTS, RENDER_OPTIONS, **given)
-    if args.channels == "all":
-        spec = spec.replace(channels=None)
+    spec = job_spec(args, DEFAULTS, target=args.layer)
     out = check_output_dir(args.out or f"gallery-{spec.target}")
     job, source = layer_job(
         spec, out, show_progress=not args.no_progress, force=args.force, exemplars=args.exemplars

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 
-from optim.checks import parse_int_list
 from optim.cli.errors import CLIError
 from optim.cli.render_options import (
-    RENDER_OPTIONS,
+    add_channel_options,
     add_model_options,
     add_render_options,
     check_output_dir,
-    spec_from_args,
-    user_errors,
+    job_spec,
 )
 from optim.rendering.spec import LAYER_JOB
 
@@ -51,18 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="every block: the model's children, containers replaced by their children",
     )
-    parser.add_argument(
-        "--channels",
-        default=None,
-        help="channels of each layer (as far as it has them): 'all', 0-15, 0,3,7; default "
-        f"{DEFAULTS.channels[0]}-{DEFAULTS.channels[-1]}",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help=f"channels optimised together; default {DEFAULTS.batch_size}",
-    )
+    add_channel_options(parser, DEFAULTS, "channels of each layer (as far as it has them)")
     add_render_options(parser, DEFAULTS)
     add_model_options(parser)
     parser.add_argument("--out", default=None, help="site folder; default site-<model>")
@@ -82,13 +69,7 @@ def run(args: argparse.Namespace) -> int:
         layers = [name.strip() for name in args.layers.split(",") if name.strip()]
         if not layers:
             raise CLIError(f"--layers names no layer: {args.layers!r}; write e.g. --layers a,b.")
-    given = {"batch_size": args.batch_size}
-    if args.channels is not None and args.channels != "all":
-        with user_errors():
-            given["channels"] = tuple(parse_int_list(args.channels, "--channels"))
-    spec = spec_from_args(args, DEFAULTS, RENDER_OPTIONS, **given)
-    if args.channels == "all":
-        spec = spec.replace(channels=None)
+    spec = job_spec(args, DEFAULTS)
     folder = args.model.replace("/", "_")
     out = check_output_dir(args.out or f"site-{folder}")
     job, source = model_job(spec, layers, out, show_progress=not args.no_progress, force=args.force)

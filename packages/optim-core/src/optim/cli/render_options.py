@@ -20,16 +20,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from optim.checks import parse_int_list
 from optim.cli.errors import CLIError
 from optim.rendering.spec import CUDA_GRAPH_CHOICES, PRECISIONS, RenderSpec
 
 __all__ = [
     "DEFAULT_OUT",
     "RENDER_OPTIONS",
+    "add_channel_options",
     "add_model_options",
     "add_render_options",
     "check_output_dir",
     "check_output_file",
+    "job_spec",
     "load_model",
     "plugin_module",
     "spec_from_args",
@@ -153,6 +156,43 @@ def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) ->
         "overwritten; a layer or model job resumes its own folder, and with --force renders "
         "everything again)",
     )
+
+
+def add_channel_options(
+    parser: argparse.ArgumentParser, defaults: RenderSpec, channels_help: str
+) -> None:
+    """``--channels`` and ``--batch-size`` of a layer or model job (see :func:`job_spec`)."""
+    default = defaults.channels
+    shown = f"{default[0]}-{default[-1]}" if default else "all"
+    parser.add_argument(
+        "--channels",
+        default=None,
+        help=f"{channels_help}: 'all', 0-15, 0,3,7 or 0-3,8; default {shown}",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"channels optimised together; default {defaults.batch_size}",
+    )
+
+
+def job_spec(args: argparse.Namespace, defaults: RenderSpec, **given: Any) -> RenderSpec:
+    """:func:`spec_from_args` of a layer or model job: with ``--channels`` (``all``: every
+    channel of the layer) and ``--batch-size``.
+
+    Example:
+        >>> options = dict.fromkeys(RENDER_OPTIONS)  # none of the render options given
+        >>> args = argparse.Namespace(channels="0-2", batch_size=None, **options)
+        >>> job_spec(args, RenderSpec(), target="conv").channels
+        (0, 1, 2)
+    """
+    given["batch_size"] = args.batch_size
+    if args.channels is not None and args.channels != "all":
+        with user_errors():
+            given["channels"] = tuple(parse_int_list(args.channels, "--channels"))
+    spec = spec_from_args(args, defaults, RENDER_OPTIONS, **given)
+    return spec.replace(channels=None) if args.channels == "all" else spec
 
 
 def spec_from_args(

@@ -96,11 +96,12 @@ def exemplar_views(
         ``{channel: ExemplarView}`` for the channels that have exemplars.
     """
     out = Path(out)
-    shown = [r for r in records if _has(exemplars, r.channel)]
+    lookups = {record.channel: _lookup(exemplars, record.channel) for record in records}
+    shown = [record for record in records if lookups[record.channel] is not None]
     peaks = render_peaks(model, layer, [r.channel for r in shown], [r.image for r in shown])
     views = {}
     for record, peak in zip(shown, peaks):
-        found = exemplars[record.channel]
+        found = lookups[record.channel]
         hrefs = []
         for slot, crop in enumerate(found.images):
             path = out / EXEMPLAR_DIR / f"channel_{record.channel:04d}_{slot}.png"
@@ -112,9 +113,9 @@ def exemplar_views(
     return views
 
 
-def _has(exemplars: Any, channel: int) -> bool:
+def _lookup(exemplars: Any, channel: int) -> Any:
+    """``exemplars[channel]``, or ``None`` for a channel it has none for."""
     try:
-        exemplars[channel]
+        return exemplars[channel]
     except KeyError:
-        return False
-    return True
+        return None

@@ -43,6 +43,7 @@ from optim.optimization.finite_check import NotFiniteError
 from optim.rendering.exemplar_gallery import exemplar_views
 from optim.rendering.gallery import (
     GALLERY_FILES,
+    ChannelRecord,
     GalleryPaths,
     read_channel,
     remove_stale_channels,
@@ -191,20 +192,24 @@ def continue_spec(
     return spec
 
 
-def _up_to_date(out: Path, job: LayerJob, batch: list[int], weights: str | None) -> bool:
-    """Every channel of ``batch`` has intact files recording exactly this batch's spec and
-    the model's weights."""
+def _finished(
+    out: Path, job: LayerJob, batch: list[int], weights: str | None
+) -> list[ChannelRecord] | None:
+    """The records of ``batch`` when every channel has intact files recording exactly this
+    batch's spec, seeding and the model's weights; ``None`` when it must be rendered."""
     expected = _what(job.spec.for_batch(batch).to_dict())
+    records = []
     for channel in batch:
         record = read_channel(out, channel)
         if record is None or _what(record.manifest.get("spec") or {}) != expected:
-            return False
+            return None
         if record.manifest.get("seeding") != SEEDING:  # rendered by an older optim
-            return False
+            return None
         model = record.manifest.get("model") or {}
         if weights is not None and model.get("state_dict_sha256") != weights:
-            return False
-    return True
+            return None
+        records.append(record)
+    return records
 
 
 def _what(spec: dict[str, Any]) -> dict[str, Any]:
@@ -315,8 +320,14 @@ def run_layer_job(
     if first_rank is None:
         ranks.check_enough(len(job.batches))
     weights = source.state_dict_sha256 if source is not None else None
-    pending = [b for b in job.batches if force or not _up_to_date(out, job, b, weights)]
-    kept = [b for b in job.batches if b not in pending]
+    pending, kept, kept_records = [], [], {}
+    for batch in job.batches:
+        records = None if force else _finished(out, job, batch, weights)
+        if records is None:
+            pending.append(batch)
+        else:
+            kept.append(batch)
+            kept_records.update((record.channel, record) for record in records)
     if ranks.is_main:  # before the collective below: no rank writes before it
         remove_temp_files(out)
     if any(plan != pending for plan in ranks.all_gather(pending)):
@@ -380,7 +391,8 @@ def run_layer_job(
     )
     if not ranks.is_main:
         return result
-    records = [r for r in (read_channel(out, c) for c in job.channels) if r is not None]
+    records = [kept_records.get(c) or read_channel(out, c) for c in job.channels]
+    records = [record for record in records if record is not None]
     if not records:
         return result
     views = None

@@ -17,8 +17,8 @@ Example:
 from __future__ import annotations
 
 import datetime
+import logging
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ import torch
 __all__ = ["RankFailedError", "Ranks", "current_ranks", "launched_by_torchrun", "process_group"]
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 WAIT = datetime.timedelta(hours=24)
@@ -86,9 +87,10 @@ class Ranks:
         return list(items[(self.rank - first_rank) % self.world_size :: self.world_size])
 
     def log(self, message: str) -> None:
-        """Print ``message`` prefixed with the rank (only when the job is distributed)."""
+        """Log ``message`` (INFO, logger ``optim.rendering.ranks``) prefixed with the rank,
+        when the job is distributed; the CLI shows these lines on stderr."""
         if self.distributed:
-            print(f"[rank {self.rank}/{self.world_size}] {message}", file=sys.stderr, flush=True)
+            logger.info("[rank %d/%d] %s", self.rank, self.world_size, message)
 
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value``, on every rank (a picklable object)."""
