@@ -17,6 +17,7 @@ from optim.loss import BaseLoss
 from optim.optimization import HostSyncError, assert_step_capturable
 from optim.optimization.graphed_step import capturing_step, simulated_capture
 from optim.rendering.layer_render import _slot_images, _slots_objective
+from optim.rendering.objective import layer_view
 
 SIZE = 32
 
@@ -96,7 +97,7 @@ def test_every_image_parameterization_is_capturable(name):
 def test_render_layer_batch_objective_is_capturable():
     model = _model()
     batch = [0, 3, 5]
-    objective = _slots_objective(model[3], "3", batch, None)
+    objective = _slots_objective(layer_view(model, "3", (SIZE, SIZE)), batch, None)
     images = _slot_images("natural_image", (SIZE, SIZE), [11, 12, 13], stream=0)
     assert_step_capturable(model, objective, images, _robustness())
 

@@ -204,12 +204,15 @@ def test_render_layer_rejects_unknown_layer(model):
 
 @pytest.mark.parametrize("shape", [(3, 6, 5, 4), (3, 6)])
 def test_render_layer_gathers_each_slots_channel_like_channel_activation(shape):
+    from optim.loss import ActivationLayout
     from optim.rendering.layer_render import _slots_objective
+    from optim.rendering.objective import LayerView
 
     layer = nn.Identity()
     values = {layer: torch.randn(shape, dtype=torch.float64)}
     channels = [4, 0, 5]
-    gathered = _slots_objective(layer, "layer", channels, None)(values)
+    view = LayerView("layer", layer, shape, ActivationLayout())
+    gathered = _slots_objective(view, channels, None)(values)
     reference = torch.stack(
         [
             opt.loss.ChannelActivation(layer, c, batch_index=slot)(values).mean()
@@ -218,7 +221,7 @@ def test_render_layer_gathers_each_slots_channel_like_channel_activation(shape):
     )
     assert gathered.shape == (3,)
     torch.testing.assert_close(gathered, reference, rtol=1e-12, atol=0)
-    named = _slots_objective(layer, "layer", channels, "channel_activation")(values)
+    named = _slots_objective(view, channels, "channel_activation")(values)
     torch.testing.assert_close(named, reference, rtol=1e-12, atol=0)
 
 

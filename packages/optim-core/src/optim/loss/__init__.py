@@ -28,12 +28,14 @@ from optim.loss.direction import (
     TensorDirection,
 )
 from optim.loss.diversity import ActivationInterpolation, Alignment, Diversity
+from optim.loss.layout import ActivationLayout, LayoutView
 from optim.loss.regularizers import L1, L2, TotalVariation
 from optim.loss.summing import default_loss_summarize, sum_loss_list
 from optim.loss.weights import ActivationWeights
 
 __all__ = [
     "ActivationInterpolation",
+    "ActivationLayout",
     "ActivationWeights",
     "Alignment",
     "AngledNeuronDirection",
@@ -48,6 +50,7 @@ __all__ = [
     "L2",
     "L2Mean",
     "LayerActivation",
+    "LayoutView",
     "Loss",
     "NeuronActivation",
     "NeuronDirection",

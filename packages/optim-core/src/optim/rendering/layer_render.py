@@ -37,7 +37,8 @@ from optim.rendering.engine import (
     progress_bar,
     resolve_device,
 )
-from optim.rendering.objective import layer_channel_count, layer_output, objective_for
+from optim.rendering.input_size import required_input_size
+from optim.rendering.objective import LayerView, layer_view, objective_for
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.ranks import Ranks, current_ranks
@@ -116,22 +117,25 @@ class _ChannelPerSlot:
         return activation[slots, channels].reshape(len(slots), -1).mean(dim=1)
 
 
-def _slots_objective(module: nn.Module, layer: str, batch: list[int], objective: str | None):
-    """The objective of one batch: slot ``i`` maximises channel ``batch[i]``."""
+def _slots_objective(view: LayerView, batch: list[int], objective: str | None):
+    """The objective of one batch: slot ``i`` maximises channel ``batch[i]`` (of the layer
+    seen as ``[B, C, H, W]``)."""
     from optim.loss import CompositeLoss
 
+    module, layer = view.module, view.name
     if objective in (None, "channel_activation"):
         per_slot = _ChannelPerSlot(module, batch)
-        return CompositeLoss(per_slot, name=f"ChannelsOf({layer})", target=module)
+        return view.viewed(CompositeLoss(per_slot, name=f"ChannelsOf({layer})", target=module))
     slot_objectives = [
         objective_for(module, UnitTarget(layer, channel), objective, batch_index=slot)
         for slot, channel in enumerate(batch)
     ]
-    return CompositeLoss(
+    combined = CompositeLoss(
         lambda values: torch.stack([p(values).mean() for p in slot_objectives]),
         name=f"ChannelsOf({layer})",
         target=module,
     )
+    return view.viewed(combined)
 
 
 def render_layer(
@@ -140,13 +144,14 @@ def render_layer(
     channels: Iterable[int] | None = None,
     *,
     batch_size: int = DEFAULTS.batch_size,
-    size: int | tuple[int, int] = DEFAULTS.size,
+    size: int | tuple[int, int] | None = None,
     steps: int = DEFAULTS.steps,
     lr: float = DEFAULTS.lr,
     seed: int | None = None,
     parameterization: str | type = DEFAULTS.parameterization,
     transforms: str | nn.Module | None = DEFAULTS.transforms,
     objective: str | None = None,
+    token: str = DEFAULTS.token,
     device: str | torch.device | None = None,
     show_progress: bool = True,
     fast_path: FastPath | None = None,
@@ -160,7 +165,8 @@ def render_layer(
             setting).
         channels: the channels to render (a list or range); ``None`` for all of them.
         batch_size: channels optimised together in one batch (one batch slot each).
-        size: image size in px, an int or ``(height, width)``.
+        size: image size in px, an int or ``(height, width)``; default the model's own size
+            when it takes one size only (a ViT), else 160.
         steps: Adam steps per batch.
         lr: Adam learning rate.
         seed: seed of every random draw; when ``None`` drawn from torch's global RNG and
@@ -170,6 +176,8 @@ def render_layer(
         transforms: a registered transform name, ``"none"``/``None``, or any ``nn.Module``.
         objective: a registered objective taking ``(layer, channel_index=, batch_index=)``;
             default ``"channel_activation"``.
+        token: on a token layer: ``"patches"`` (each channel is a feature averaged over the
+            patch tokens) or ``"class"`` (the class token's feature).
         device: where to render; default the model's device.
         show_progress: show one tqdm progress bar over all batches.
         fast_path: the GPU switches (:class:`~optim.optimization.FastPath`); default
@@ -191,7 +199,8 @@ def render_layer(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     settings = {"channels": channels, "batch_size": batch_size, "size": size, "steps": steps,
-                "lr": lr, "seed": seed, "objective": objective, "device": device}  # fmt: skip
+                "lr": lr, "seed": seed, "objective": objective, "token": token,
+                "device": device}  # fmt: skip
     if not isinstance(layer, str | RenderSpec):
         raise TypeError(f"layer must be a dotted layer name or a RenderSpec, got {layer!r}.")
     if isinstance(parameterization, nn.Module):
@@ -246,8 +255,12 @@ class LayerJob:
     """A layer job resolved against its model: every rank computes the same one."""
 
     spec: RenderSpec  # channels, seed, device and objective filled in
-    module: nn.Module
+    view: LayerView  # the layer's module, shape and layout
     device: torch.device
+
+    @property
+    def module(self) -> nn.Module:
+        return self.view.module
 
     @property
     def layer(self) -> str:
@@ -274,8 +287,8 @@ def prepare_layer_job(model: nn.Module, spec: RenderSpec, ranks: Ranks | None = 
         raise ValueError(
             f"render_layer renders whole channels: give the layer {layer!r}, not {spec.target!r}."
         )
-    module, shape = layer_output(model, layer, spec.size)
-    count = layer_channel_count(module, layer, shape)
+    view = layer_view(model, layer, spec.size, spec.token)
+    count = view.channels
     chosen = list(spec.channels) if spec.channels is not None else list(range(count))
     outside = [c for c in chosen if c >= count]
     if outside:
@@ -288,7 +301,7 @@ def prepare_layer_job(model: nn.Module, spec: RenderSpec, ranks: Ranks | None = 
         seed=seed, device=str(device), channels=tuple(chosen),
         objective=spec.objective or "channel_activation",
     )  # fmt: skip
-    return LayerJob(spec, module, device)
+    return LayerJob(spec, view, device)
 
 
 def render_batches(
@@ -306,15 +319,16 @@ def render_batches(
     spec, layer = job.spec, job.layer
     parameterization = inputs.parameterization or spec.parameterization
     transforms = inputs.transforms or spec.transforms
+    fixed_size = required_input_size(model)  # a ViT: transforms crop/pad back to its size
     check_buildable(parameterization, transforms, size=spec.size, batch=1)  # fail early
     done = _Done()
     for batch in batches:
-        combined = _slots_objective(job.module, layer, batch, spec.objective)
+        combined = _slots_objective(job.view, batch, spec.objective)
         seeds = [channel_seed(spec.seed, layer, channel) for channel in batch]
 
         def build(seeds: list[int] = seeds) -> tuple[nn.Module, nn.Module]:
             image = _slot_images(parameterization, spec.size, seeds, spec.seed)
-            return image, build_transforms(transforms)
+            return image, build_transforms(transforms, fixed_size=fixed_size)
 
         try:
             run = optimize_image(

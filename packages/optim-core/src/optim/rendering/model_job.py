@@ -28,7 +28,7 @@ from torch import nn
 from optim.hooks.targets import resolve_target
 from optim.rendering.layer_job import FolderError, LayerJobResult, run_layer_job
 from optim.rendering.model_site import SiteLayer, read_site, write_site
-from optim.rendering.objective import layer_channel_count, layer_output
+from optim.rendering.objective import layer_view
 from optim.rendering.ranks import Ranks, current_ranks
 from optim.rendering.spec import LAYER_JOB, RenderSpec
 
@@ -120,8 +120,7 @@ def _check_folder(out: Path, model_name: str, force: bool) -> None:
 def _layer_spec(model: nn.Module, spec: RenderSpec, layer: str) -> tuple[RenderSpec, int]:
     """``spec`` for one layer, with the requested channels that the layer has (all when
     none), and the layer's channel count."""
-    module, shape = layer_output(model, layer, spec.size)
-    count = layer_channel_count(module, layer, shape)
+    count = layer_view(model, layer, spec.size, spec.token).channels
     wanted = spec.channels if spec.channels is not None else range(count)
     kept = tuple(c for c in wanted if c < count)
     if not kept:

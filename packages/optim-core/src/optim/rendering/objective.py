@@ -16,17 +16,22 @@ Example:
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 from torch import nn
 
+from optim.loss.layout import ActivationLayout, LayoutView
+from optim.rendering.layer_layout import layer_layout
 from optim.rendering.parse_target import UnitTarget
 from optim.rendering.pipeline import missing_arguments, qualified_name, signature_parameters
 
 __all__ = [
+    "LayerView",
     "check_unit",
     "default_objective",
     "layer_channel_count",
     "layer_output",
+    "layer_view",
     "objective_for",
     "unit_objective",
 ]
@@ -50,8 +55,10 @@ def layer_output(model: nn.Module, layer: str, size: tuple[int, int]) -> tuple[n
     import torch
 
     from optim.hooks import collect_activations, model_device, resolve_target
+    from optim.rendering.input_size import check_input_size
 
     module = resolve_target(model, layer)  # unknown names fail with the closest valid ones
+    check_input_size(model, size)  # a ViT at the wrong size: say which size, not a shape error
     probe = torch.full((1, 3, *size), 0.5, device=model_device(model) or "cpu")
     was_training = model.training
     try:
@@ -85,31 +92,92 @@ def layer_channel_count(module: nn.Module, layer: str, shape: Shape) -> int:
     return shape[1]
 
 
-def _check_unit_shape(unit: UnitTarget, shape: Shape, size: tuple[int, int]) -> None:
+@dataclass(frozen=True)
+class LayerView:
+    """A layer as objectives see it: its module, its output shape at the render size, and the
+    layout that turns that output into ``[B, C, H, W]`` (tokens and channels-last maps).
+
+    Example:
+        >>> view = layer_view(nn.Sequential(nn.Conv2d(3, 8, 3)), "0", (16, 16))
+        >>> view.channels, view.layout.kind
+        (8, 'channels_first')
+    """
+
+    name: str
+    module: nn.Module
+    shape: Shape
+    layout: ActivationLayout
+
+    @property
+    def channels_first_shape(self) -> Shape:
+        """The output's shape as the objectives see it."""
+        return self.layout.channels_first_shape(self.shape)
+
+    @property
+    def channels(self) -> int:
+        """The number of channels (features, for a token layer)."""
+        return layer_channel_count(self.module, self.name, self.channels_first_shape)
+
+    def viewed(self, loss):
+        """``loss`` reading this layer in its layout (unchanged for ``[B, C, ...]`` layers)."""
+        return loss if self.layout.is_identity else LayoutView(loss, self.layout)
+
+
+def layer_view(
+    model: nn.Module, layer: str, size: tuple[int, int], token: str = "patches"
+) -> LayerView:
+    """The :class:`LayerView` of ``layer`` at a ``size`` input; ``token="class"`` targets the
+    class token of a token layer.
+
+    Raises:
+        ValueError: unknown layer (closest names listed), a size the model does not take (the
+            size it needs named), a layer without a tensor output, or ``token="class"`` on a
+            layer that has no class token.
+    """
+    module, shape = layer_output(model, layer, size)
+    return LayerView(layer, module, shape, layer_layout(model, layer, shape, size, token))
+
+
+def _check_unit_shape(unit: UnitTarget, view: LayerView, size: tuple[int, int]) -> None:
     if unit.channel is None:
         return
+    shape, layout = view.channels_first_shape, view.layout
     channels = shape[1] if len(shape) >= 2 else 0
     if not 0 <= unit.channel < channels:
+        has = (
+            f"whose tokens have {channels} features"
+            if layout.kind == "tokens"
+            else f"which has {channels} channels"
+        )
         raise ValueError(
-            f"Channel {unit.channel} is out of range for layer {unit.layer!r}, which has "
-            f"{channels} channels: use 0..{channels - 1}."
+            f"Channel {unit.channel} is out of range for layer {unit.layer!r}, {has}: use "
+            f"0..{channels - 1}."
         )
     if unit.is_neuron:
+        if layout.token == "class":
+            raise ValueError(
+                f"The class token of layer {unit.layer!r} has no position: drop ':x:y', or "
+                "target the patch tokens (token 'patches', --token patches)."
+            )
         if len(shape) != 4:
             raise ValueError(
-                f"Layer {unit.layer!r} outputs shape {list(shape)}; a neuron target "
-                "'layer:channel:x:y' needs a 4-D [B, C, H, W] output. Use 'layer:channel'."
+                f"Layer {unit.layer!r} outputs shape {list(view.shape)}; a neuron target "
+                "'layer:channel:x:y' needs a 4-D [B, C, H, W] output (or a token layer). Use "
+                "'layer:channel'."
             )
         height, width = shape[2], shape[3]
         if not (unit.x < width and unit.y < height):
+            grid = "patch grid" if layout.kind == "tokens" else "output"
             raise ValueError(
                 f"Neuron position x={unit.x}, y={unit.y} is outside layer {unit.layer!r}, whose "
-                f"output is {height} rows x {width} columns at {size[0]}x{size[1]} px: use x in "
+                f"{grid} is {height} rows x {width} columns at {size[0]}x{size[1]} px: use x in "
                 f"0..{width - 1} and y in 0..{height - 1}."
             )
 
 
-def check_unit(model: nn.Module, unit: UnitTarget, size: tuple[int, int]) -> nn.Module:
+def check_unit(
+    model: nn.Module, unit: UnitTarget, size: tuple[int, int], token: str = "patches"
+) -> nn.Module:
     """Check ``unit`` against ``model`` at a ``size`` input; returns the layer module.
 
     Raises:
@@ -122,9 +190,9 @@ def check_unit(model: nn.Module, unit: UnitTarget, size: tuple[int, int]) -> nn.
         ...
         ValueError: Channel 9 is out of range for layer '0', which has 4 channels: use 0..3.
     """
-    module, shape = layer_output(model, unit.layer, size)
-    _check_unit_shape(unit, shape, size)
-    return module
+    view = layer_view(model, unit.layer, size, token)
+    _check_unit_shape(unit, view, size)
+    return view.module
 
 
 def default_objective(unit: UnitTarget) -> str:
@@ -144,6 +212,7 @@ def objective_for(
     batch_index: int | None = None,
     *,
     layer_shape: Shape | None = None,
+    view: LayerView | None = None,
 ):
     """The registered objective ``objective`` built for ``unit`` on the layer ``module``.
 
@@ -155,6 +224,7 @@ def objective_for(
     No check against the layer's shape is made here (see :func:`check_unit`) unless
     ``layer_shape`` is given: then the objective is evaluated once on a random activation of
     that shape (batch included), and refused if its value does not depend on the activation.
+    ``view`` (a token or channels-last layer): the objective reads the layer as ``[B, C, H, W]``.
 
     Raises:
         ValueError: unknown objective (closest names listed), an objective the target cannot
@@ -172,6 +242,8 @@ def objective_for(
     """
     name = objective or default_objective(unit)
     built = _build_objective(module, unit, name, batch_index)
+    if view is not None:  # a token or channels-last layer, seen as [B, C, H, W]
+        built = view.viewed(built)
     if layer_shape is not None:
         _probe_objective(built, module, name, unit, layer_shape)
     return built
@@ -291,6 +363,7 @@ def unit_objective(
     objective: str | None = None,
     batch_index: int | None = None,
     batch: int | None = None,
+    token: str = "patches",
 ):
     """The objective maximising ``unit`` of ``model``, after checking it against the model.
 
@@ -307,6 +380,8 @@ def unit_objective(
         batch: the number of images the render optimises. When given, the objective is
             evaluated once on a random activation of the layer's shape with that batch and
             refused if its value does not depend on it (``alignment`` on one image).
+        token: on a token layer, ``"patches"`` (a channel is a feature averaged over the
+            patch tokens, ``x``/``y`` a patch) or ``"class"`` (the class token's feature).
 
     Returns:
         An ``optim.loss.Loss`` targeting the layer module.
@@ -325,7 +400,9 @@ def unit_objective(
         ...
         ValueError: The objective 'alignment' does not depend on the image when it sees 1 image ...
     """
-    module, shape = layer_output(model, unit.layer, size)
-    _check_unit_shape(unit, shape, size)
-    layer_shape = None if batch is None else (batch, *shape[1:])
-    return objective_for(module, unit, objective, batch_index, layer_shape=layer_shape)
+    view = layer_view(model, unit.layer, size, token)
+    _check_unit_shape(unit, view, size)
+    layer_shape = None if batch is None else (batch, *view.shape[1:])
+    return objective_for(
+        view.module, unit, objective, batch_index, layer_shape=layer_shape, view=view
+    )

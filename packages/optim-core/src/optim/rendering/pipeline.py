@@ -229,7 +229,9 @@ def _or(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module:
+def build_transforms(
+    spec: TransformsSpec, keep_size: bool = False, fixed_size: tuple[int, int] | None = None
+) -> nn.Module:
     """The transforms applied to the image before the model.
 
     Args:
@@ -239,6 +241,9 @@ def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module
         keep_size: build a registered transform that can crop/pad its output back to the
             input size (a ``crop_or_pad_output`` argument) with that option on. Neuron targets
             need it: their position only means something at a fixed layer size.
+        fixed_size: the one ``(height, width)`` the model takes (a ViT): the output is
+            centre-cropped or padded back to it, by the transform itself when it can (as
+            ``keep_size``), else by a :class:`~optim.transforms.CenterCrop` after it.
 
     Raises:
         ValueError: the name is unknown (closest listed), or names a transform a render
@@ -249,11 +254,27 @@ def build_transforms(spec: TransformsSpec, keep_size: bool = False) -> nn.Module
     Example:
         >>> type(build_transforms("transformation_robustness")).__name__
         'TransformationRobustness'
+        >>> build_transforms(nn.Identity(), fixed_size=(224, 224))
+        Sequential(
+          (0): Identity()
+          (1): CenterCrop()
+        )
         >>> build_transforms("random_crop")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         ValueError: The transform 'random_crop' cannot be built without arguments: it needs ...
     """
+    if fixed_size is None:
+        return _build_transforms(spec, keep_size)
+    built = _build_transforms(spec, keep_size=True)
+    if spec is None or spec == NO_TRANSFORMS or getattr(built, "crop_or_pad_output", False):
+        return built  # the size is kept already
+    from optim.transforms import CenterCrop
+
+    return nn.Sequential(built, CenterCrop(fixed_size))
+
+
+def _build_transforms(spec: TransformsSpec, keep_size: bool) -> nn.Module:
     from optim import plugins
 
     if spec is None or spec == NO_TRANSFORMS:

@@ -52,6 +52,7 @@ __all__ = [
     "PRECISIONS",
     "PYTHON_PREFIX",
     "RenderSpec",
+    "TOKENS",
     "describe_object",
 ]
 
@@ -65,6 +66,9 @@ CUDA_GRAPH_SETTINGS: dict[str, bool | None] = {"auto": None, "on": True, "off": 
 CUDA_GRAPH_CHOICES = tuple(CUDA_GRAPH_SETTINGS)
 PYTHON_PREFIX = "python:"
 """Prefix of the description of a Python object that a spec cannot rebuild."""
+TOKENS = ("patches", "class")
+"""What a channel of a token layer means (``optim.loss.ActivationLayout.token``); kept here too
+because a spec is read without importing torch."""
 NO_TRANSFORMS = "none"
 """The transforms name that means: feed the image to the model as it is."""
 
@@ -103,7 +107,11 @@ class RenderSpec:
             when ``target`` is a bare layer rendered by ``render_layer``).
         objective: a registered objective name; ``None`` means ``channel_activation``
             (``neuron_activation`` for ``layer:channel:x:y``).
-        size: ``(height, width)`` in px (an int means a square), at least 8.
+        token: on a token layer (``[B, tokens, features]``, vision transformers):
+            ``"patches"`` (a channel is a feature averaged over the patch tokens, ``x:y`` one
+            patch) or ``"class"`` (the class token's feature).
+        size: ``(height, width)`` in px (an int means a square), at least 8. A model that
+            takes one size only (a ViT) needs exactly that size.
         steps: Adam steps (per batch in a layer job).
         lr: Adam learning rate.
         seed: the seed of every random draw; ``None`` until a render draws one.
@@ -121,6 +129,7 @@ class RenderSpec:
     target: str = "_blocks.10:2"
     channels: tuple[int, ...] | None = None
     objective: str | None = None
+    token: str = "patches"
     size: tuple[int, int] = (160, 160)
     steps: int = 256
     lr: float = 0.05
@@ -155,6 +164,7 @@ class RenderSpec:
                     f"{self.target!r}; write target={self._unit.layer!r}."
                 )
         _check_name(self.objective, "objective", optional=True)
+        check_choice(self.token, "token", TOKENS)
         size_hint = f"Renders need at least {MIN_SIZE} px."
         set_("size", check_size(self.size, "size", minimum=MIN_SIZE, hint=size_hint))
         whole = "a whole number"

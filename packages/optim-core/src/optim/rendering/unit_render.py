@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from optim.optimization.finite_check import NotFiniteError
+from optim.rendering.input_size import check_input_size, render_size, required_input_size
 from optim.rendering.engine import (
     EngineRun,
     evaluate_objective,
@@ -105,6 +106,7 @@ def from_python(
     asked = (fast_path or FastPath()).describe()
     graph = next(k for k, v in CUDA_GRAPH_SETTINGS.items() if v == asked["cuda_graph"])
     fields = dict(spec_fields)
+    fields["size"] = render_size(model, fields.get("size"), default=DEFAULTS.size)
     device = fields.pop("device", None)
     spec = RenderSpec(
         model=describe_object(model),
@@ -167,9 +169,9 @@ def fast_path_of(spec: RenderSpec) -> FastPath:
 
 
 _UNSET = {
-    **{name: getattr(DEFAULTS, name) for name in ("size", "steps", "lr", "batch", "batch_size")},
+    **{name: getattr(DEFAULTS, name) for name in ("steps", "lr", "batch", "batch_size", "token")},
     **{name: getattr(DEFAULTS, name) for name in ("parameterization", "transforms")},
-    **dict.fromkeys(("seed", "objective", "device", "fast_path", "channels")),
+    **dict.fromkeys(("size", "seed", "objective", "device", "fast_path", "channels")),
 }
 """The keyword arguments of ``render``/``render_layer`` as they are when not given."""
 
@@ -197,7 +199,7 @@ def render(
     model: nn.Module,
     target: str | RenderSpec | Any,
     *,
-    size: int | tuple[int, int] = DEFAULTS.size,
+    size: int | tuple[int, int] | None = None,
     steps: int = DEFAULTS.steps,
     lr: float = DEFAULTS.lr,
     batch: int = DEFAULTS.batch,
@@ -205,6 +207,7 @@ def render(
     parameterization: str | type | nn.Module = DEFAULTS.parameterization,
     transforms: str | nn.Module | None = DEFAULTS.transforms,
     objective: str | None = None,
+    token: str = DEFAULTS.token,
     device: str | torch.device | None = None,
     show_progress: bool = True,
     fast_path: FastPath | None = None,
@@ -217,7 +220,8 @@ def render(
             x, row y) with dotted layer names from ``model.named_modules()``; a
             :class:`~optim.rendering.RenderSpec` holding every setting (then pass no other
             setting); or any ``optim.loss.Loss``.
-        size: image size in px, an int or ``(height, width)``.
+        size: image size in px, an int or ``(height, width)``; default the model's own size
+            when it takes one size only (a ViT), else 160.
         steps: Adam steps.
         lr: Adam learning rate.
         batch: images optimised together (each one maximises the objective).
@@ -229,6 +233,8 @@ def render(
         transforms: a registered transform name, ``"none"``/``None``, or any ``nn.Module``.
         objective: a registered objective name for a text target (default
             ``channel_activation``, ``neuron_activation`` for ``layer:channel:x:y``).
+        token: on a token layer (``[B, tokens, features]``): ``"patches"`` (a channel is a
+            feature averaged over the patch tokens, ``x``/``y`` one patch) or ``"class"``.
         device: where to render; default the model's device (the model is never moved).
         show_progress: show a tqdm progress bar.
         fast_path: the GPU switches (:class:`~optim.optimization.FastPath`); default
@@ -254,7 +260,7 @@ def render(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
     settings = {"size": size, "steps": steps, "lr": lr, "batch": batch, "seed": seed,
-                "objective": objective, "device": device}  # fmt: skip
+                "objective": objective, "token": token, "device": device}  # fmt: skip
     spec, inputs, fast_path = call_spec(
         "render", model, target, settings, parameterization=parameterization,
         transforms=transforms, fast_path=fast_path,
@@ -274,15 +280,19 @@ def render_spec(
     inputs = inputs or RenderInputs()
     device = resolve_device(model, spec.device)
     spec = spec.with_seed().replace(device=str(device))
+    check_input_size(model, spec.size)
+    fixed_size = required_input_size(model)
     if inputs.objective is not None:
-        objective, keep_size = inputs.objective, False
+        objective, keep_size = inputs.objective, fixed_size is not None
     else:
         unit = spec.unit
         spec = spec.replace(objective=spec.objective or default_objective(unit))
         objective = unit_objective(
-            model, unit, size=spec.size, objective=spec.objective, batch=spec.batch
-        )
-        keep_size = unit.is_neuron  # a neuron's position only means something at a fixed size
+            model, unit, size=spec.size, objective=spec.objective, batch=spec.batch,
+            token=spec.token,
+        )  # fmt: skip
+        # A neuron's position only means something at a fixed layer size; a ViT takes one size.
+        keep_size = unit.is_neuron or fixed_size is not None
     parameterization = inputs.parameterization or spec.parameterization
     transforms = inputs.transforms or spec.transforms
     check_buildable(  # a name that cannot be built fails now, not after the progress bar
@@ -291,7 +301,7 @@ def render_spec(
 
     def build() -> tuple[nn.Module, nn.Module]:
         image = build_image(parameterization, spec.size, spec.batch)
-        return image, build_transforms(transforms, keep_size=keep_size)
+        return image, build_transforms(transforms, keep_size=keep_size, fixed_size=fixed_size)
 
     progress = progress_bar(spec.steps, "render", show_progress)
     try:
