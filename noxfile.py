@@ -19,6 +19,8 @@ CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
 # Test-only dependencies: real photos (scikit-image, scikit-learn) and the test runner.
 TEST_DEPS = ["pytest>=8", "scikit-image>=0.22", "scikit-learn>=1.3"]
 PYTHON = "3.11"
+# Optional extras a package's own tests exercise (timm models come with optim-models[timm]).
+TEST_EXTRAS = {"optim-models": "[timm]"}
 # torch + torchvision (~6 GB) are installed once into this shared layer and made visible to each
 # test session through a .pth file; every session still installs its own optim packages and test
 # dependencies, so what a package declares is what its session sees of optim.
@@ -77,7 +79,8 @@ def _make_test_session(package: str) -> None:
     @nox.session(name=f"tests-{package}", python=PYTHON)
     def tests(session: nox.Session) -> None:
         # Built wheels, not editable: core + this package + test deps only.
-        wheels = [_package("optim-core")] + ([] if package == "optim-core" else [_package(package)])
+        own = _package(package) + TEST_EXTRAS.get(package, "")
+        wheels = [_package("optim-core")] + ([] if package == "optim-core" else [own])
         _install_torch_layer(session)
         session.install(*CONSTRAINTS, *wheels, *TEST_DEPS)
         _pytest(session, f"tests/{package}")
@@ -115,7 +118,7 @@ def dev(session: nox.Session) -> None:
     if not venv.exists():
         session.run("python3", "-m", "venv", str(venv), external=True)
     pip = str(venv / "bin" / "pip")
-    editable = [arg for p in PACKAGES for arg in ("-e", _package(p))]
+    editable = [arg for p in PACKAGES for arg in ("-e", _package(p) + TEST_EXTRAS.get(p, ""))]
     session.run(
         pip,
         "install",

@@ -62,17 +62,19 @@ def render_job(
     show_progress: bool = True,
     expect: ModelSource | None = None,
     force: bool = False,
+    own_size: bool = False,
 ) -> tuple[RenderResult, ModelSource, Path]:
     """Render ``spec`` into the PNG ``out`` and its manifest beside it (``.json``).
 
     ``expect`` is the model a manifest recorded: a warning is printed if the weights differ.
+    ``own_size``: no size was asked for, so a model that takes one size only gets it.
     A render stopped by Ctrl-C or a non-finite objective is written too (see :func:`finish`).
     """
     manifest_path = out.with_suffix(".json")
     with user_errors():
         check_new([out, manifest_path], force=force)
     spec = with_fresh_seed(spec)
-    model, source = _model(spec, expect)
+    model, source, spec = _model(spec, expect, own_size)
     try:
         with user_errors():
             result = render(model, spec, show_progress=show_progress)
@@ -104,18 +106,20 @@ def layer_job(
     expect: ModelSource | None = None,
     force: bool = False,
     exemplars: str | None = None,
+    own_size: bool = False,
 ) -> tuple[LayerJobResult, ModelSource]:
     """Render the layer job ``spec`` into the gallery folder ``out``, resuming what an earlier
     run there finished (``force``: render everything again). Under ``torchrun`` this process
     joins the job's process group and renders its share of the batches. ``exemplars``: a
-    folder of images or an exemplars file, shown beside the renders (by rank 0).
+    folder of images or an exemplars file, shown beside the renders (by rank 0). ``own_size``:
+    as in :func:`render_job`.
     """
     from optim.rendering.layer_job import continue_spec, run_layer_job
 
     with _joined(spec) as (ranks, spec):
         with user_errors():
             spec = continue_spec(out, spec, force=force, ranks=ranks)
-        model, source = _model(spec, expect)
+        model, source, spec = _model(spec, expect, own_size)
         found = None
         if exemplars is not None and ranks.is_main:  # before rendering: fail early
             found = layer_exemplars(exemplars, model, spec, source, show_progress)
@@ -134,13 +138,15 @@ def model_job(
     *,
     show_progress: bool = True,
     force: bool = False,
+    own_size: bool = False,
 ) -> tuple[ModelJobResult, ModelSource]:
     """Render ``layers`` (``None``: every block) of ``spec``'s model into the site ``out``,
-    resuming what an earlier run there finished; under ``torchrun``, this rank's share."""
+    resuming what an earlier run there finished; under ``torchrun``, this rank's share.
+    ``own_size``: as in :func:`render_job`."""
     from optim.rendering.model_job import render_model
 
     with _joined(spec) as (_, spec):
-        model, source = _model(spec, None)
+        model, source, spec = _model(spec, None, own_size)
         with user_errors():
             job = render_model(
                 model, layers, out, spec, source=source, force=force,
@@ -187,7 +193,7 @@ def channels_job(
     A job stopped by Ctrl-C or a non-finite objective returns the batches it finished.
     """
     spec = with_fresh_seed(spec)
-    model, source = _model(spec, expect)
+    model, source, spec = _model(spec, expect)
     try:
         with user_errors():
             result = render_layer(model, spec, show_progress=show_progress)
@@ -230,15 +236,22 @@ def finish(
     return 0
 
 
-def _model(spec: RenderSpec, expect: ModelSource | None):
+def _model(spec: RenderSpec, expect: ModelSource | None, own_size: bool = False):
+    """The model of ``spec``, its source, and ``spec`` at the model's own size if it takes one
+    size only and ``own_size`` (no size was asked for)."""
+    from optim.rendering.input_size import required_input_size
+
     model, source = load_model(spec)
+    if own_size:
+        with user_errors():
+            spec = spec.replace(size=required_input_size(model) or spec.size)
     if expect is not None and source.state_dict_sha256 != expect.state_dict_sha256:
         print(
             f"warning: the weights of {source.name} differ from the manifest's "
             f"({source.distribution} {source.version} now); the result may differ",
             file=sys.stderr,
         )
-    return model, source
+    return model, source, spec
 
 
 def report_render(

@@ -69,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     spec = job_spec(args, DEFAULTS, target=args.layer)
     out = check_output_dir(args.out or f"gallery-{spec.target}")
     job, source = layer_job(
-        spec, out, show_progress=not args.no_progress, force=args.force, exemplars=args.exemplars
-    )
+        spec, out, show_progress=not args.no_progress, force=args.force,
+        exemplars=args.exemplars, own_size=args.size is None,
+    )  # fmt: skip
     if not job.ranks.is_main:
         return finish(job, f"the channels of rank {job.ranks.rank}")
     finish(

@@ -72,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     spec = job_spec(args, DEFAULTS)
     folder = args.model.replace("/", "_")
     out = check_output_dir(args.out or f"site-{folder}")
-    job, source = model_job(spec, layers, out, show_progress=not args.no_progress, force=args.force)
+    job, source = model_job(
+        spec, layers, out, show_progress=not args.no_progress, force=args.force,
+        own_size=args.size is None,
+    )  # fmt: skip
     finish(job, f"the site {out / 'index.html'} ({len(job.layers)} layers)")
     if job.index is not None:
         rendered = sum(len(layer.rendered) for layer in job.layers)

@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, DEFAULTS, (*RENDER_OPTIONS, "target"))
     out = check_output_file(args.out or DEFAULT_OUT)
     result, source, manifest_path = render_job(
-        spec, out, show_progress=not args.no_progress, force=args.force
-    )
+        spec, out, show_progress=not args.no_progress, force=args.force,
+        own_size=args.size is None,
+    )  # fmt: skip
     finish(result, f"{out} and {manifest_path}")
     report_render(result, source, out, manifest_path)
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 
 from optim.checks import parse_int_list
 from optim.cli.errors import CLIError
-from optim.rendering.spec import CUDA_GRAPH_CHOICES, PRECISIONS, RenderSpec
+from optim.rendering.spec import CUDA_GRAPH_CHOICES, PRECISIONS, TOKENS, RenderSpec
 
 __all__ = [
     "DEFAULT_OUT",
@@ -45,7 +45,7 @@ DEFAULT_OUT = "render.png"
 
 RENDER_OPTIONS = (
     "model", "size", "steps", "lr", "seed", "parameterization", "transforms", "objective",
-    "precision", "cuda_graph", "device",
+    "token", "precision", "cuda_graph", "device",
 )  # fmt: skip
 """The options of :func:`add_render_options` and ``--model``, named as RenderSpec fields."""
 
@@ -104,7 +104,11 @@ def add_model_options(parser: argparse.ArgumentParser, *, weights: bool = True) 
 def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) -> None:
     """The settings of a render, with ``defaults``' values in the help."""
     parser.add_argument(
-        "--size", type=int, default=None, help=f"image size in px; {defaults.size[0]}"
+        "--size",
+        type=int,
+        default=None,
+        help=f"image size in px; the model's own if it takes one size only (a ViT), else "
+        f"{defaults.size[0]}",
     )
     parser.add_argument(
         "--steps", type=int, default=None, help=f"optimisation steps; {defaults.steps}"
@@ -132,6 +136,14 @@ def add_render_options(parser: argparse.ArgumentParser, defaults: RenderSpec) ->
         default=None,
         help="objective name (`optim plugins --kind objectives`); default channel_activation "
         "(neuron_activation for layer:channel:x:y)",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        choices=TOKENS,
+        help="on a token layer (a vision transformer's [B, tokens, features]): a channel is a "
+        "feature averaged over the patch tokens (and LAYER:CHANNEL:X:Y one patch), or the "
+        f"class token's feature; {defaults.token}",
     )
     parser.add_argument(
         "--precision",

@@ -29,6 +29,7 @@ from optim.models.labels import (
     imagenet_classes,
 )
 from optim.models.registry import get_model, list_models
+from optim.models.timm_models import timm_model
 from optim.models.torchvision_models import torchvision_model
 from optim.models.vgg import VGG, VGG16_LAYERS, vgg16
 from optim.models.weights import (
@@ -64,6 +65,7 @@ __all__ = [
     "googlenet_places365",
     "imagenet_classes",
     "list_models",
+    "timm_model",
     "torchvision_model",
     "vgg16",
 ]

@@ -1,7 +1,7 @@
 """optim-models's plugin module (entry point `optim.plugins` -> `models`).
 
-Registers what optim-models contains, and the ``torchvision`` namespace through which every
-``"torchvision/<name>"`` classifier resolves; targets are "module:attr" strings so that
+Registers what optim-models contains, and the ``torchvision`` and ``timm`` namespaces through
+which every ``"torchvision/<name>"`` classifier and ``"timm/<name>"`` model resolves; targets are "module:attr" strings so that
 listing names stays cheap.
 """
 
@@ -86,4 +86,10 @@ def register_namespaces(register: NamespaceRegistrar) -> None:
         kind="models",
         names="optim.models.torchvision_models:names",
         description="any torchvision classifier (random weights, or a local/hub-cached file)",
+    )
+    register(
+        "timm",
+        "optim.models.timm_models:resolve",
+        kind="models",
+        description="any timm model (optim-models[timm]; random weights, or a cached file)",
     )

@@ -14,10 +14,10 @@ import functools
 import os
 from typing import Any
 
-import torch
 from torch import nn
 
 from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
+from optim.models.input_normalization import normalize_input
 from optim.models.weights import WeightsUnavailableError, hub_cache_path, load_weights
 
 __all__ = [
@@ -78,6 +78,10 @@ def _input_normalization(name: str) -> tuple[list[float], list[float]]:
     return list(transforms.mean), list(transforms.std)
 
 
+def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
 def torchvision_model(
     name: str,
     pretrained: bool = False,
@@ -107,6 +111,7 @@ def torchvision_model(
         **kwargs: passed to the torchvision builder (e.g. ``num_classes``).
 
     Example:
+        >>> import torch
         >>> model = torchvision_model("resnet18").eval()
         >>> model(torch.rand(1, 3, 64, 64)).shape
         torch.Size([1, 1000])
@@ -139,31 +144,19 @@ def torchvision_model(
             f"Delete it and place a good copy of {url} at {model_path}, or pass model_path=<file>."
         )
     model = torchvision.models.get_model(name, weights=None, **kwargs)
+    if isinstance(model, torchvision.models.MaxVit):  # its window partitions fit one size only
+        model.required_input_size = _pair(kwargs.get("input_size", (224, 224)))
     if load:
         load_weights(model, model_path=model_path, remedy=remedy)
         model.eval()
     if transform_input if transform_input is not None else load:
-        mean, std = _input_normalization(name)
-        model.register_forward_pre_hook(_Normalize(mean, std))
+        normalize_input(model, *_input_normalization(name))
     if use_linear_modules_only:
         replace_layers(model, nn.ReLU, SkipLayer)
         replace_layers(model, nn.MaxPool2d, nn.AvgPool2d, transfer_vars=True)
     elif replace_relus_with_redirectedrelu:
         replace_layers(model, nn.ReLU, RedirectedReluLayer)
     return model
-
-
-class _Normalize:
-    """Forward pre-hook mapping RGB in [0, 1] to the weights' normalised input."""
-
-    def __init__(self, mean: list[float], std: list[float]) -> None:
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
-        self.std = torch.tensor(std).view(1, 3, 1, 1)
-
-    def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        x, *rest = args
-        mean, std = self.mean.to(x), self.std.to(x)
-        return ((x - mean) / std, *rest)
 
 
 def __getattr__(name: str) -> Any:

@@ -145,6 +145,8 @@ def _read_file(path: Path, remedy: str) -> object:
     """``torch.load(path, weights_only=True)``, or one :class:`WeightsError` naming ``path``."""
     if path.exists() and not path.is_file():
         raise WeightsFileError(f"Weights file {path} is not a file. {remedy}")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path, remedy)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -157,6 +159,26 @@ def _read_file(path: Path, remedy: str) -> object:
     for warning in caught:  # replayed only when the file loaded (a failure explains itself)
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return state
+
+
+def _read_safetensors(path: Path, remedy: str) -> dict[str, torch.Tensor]:
+    """A ``.safetensors`` file (timm's Hugging Face weights), or one :class:`WeightsError`."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise WeightsFileError(
+            f"Weights file {path} is a .safetensors file and the safetensors package is not "
+            "installed: pip install safetensors."
+        ) from None
+    if not path.is_file():
+        raise WeightsFileError(f"Weights file {path} is not a file. {remedy}")
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception:  # safetensors raises its own error types for every damage
+        raise WeightsFileError(
+            f"Weights file {path} is not a readable safetensors file (empty, truncated or "
+            f"corrupt). {remedy}"
+        ) from None
 
 
 def _check_mapping(state: object, path: Path, remedy: str) -> dict[str, torch.Tensor]:
