@@ -109,10 +109,10 @@ class ActivationLayout:
             prefix = tokens - math.isqrt(tokens) ** 2
         grid = self.grid or patch_grid(tokens - prefix)
         if grid is None or prefix + grid[0] * grid[1] != tokens:
-            shown = f"{grid[0]}x{grid[1]}" if grid else "no"
+            shown = f"a {grid[0]}x{grid[1]}" if grid else "a square"
             raise ValueError(
                 f"A token layer with {tokens} tokens does not hold {prefix} prefix tokens and "
-                f"a {shown} patch grid; give ActivationLayout(prefix_tokens=..., grid=...)."
+                f"{shown} patch grid; give ActivationLayout(prefix_tokens=..., grid=...)."
             )
         return prefix, grid[0], grid[1]
 
@@ -124,14 +124,18 @@ class ActivationLayout:
             _expect_dims(activation, 4, "a channels-last [B, H, W, C]")
             return activation.permute(0, 3, 1, 2)
         _expect_dims(activation, 3, "a token [B, tokens, features]")
-        prefix, rows, cols = self._grid(activation.shape[1])
-        if self.token == "class":
+        if self.token == "class":  # the first token; no patch grid needed
+            tokens = activation.shape[1]
+            prefix = self.prefix_tokens
+            if prefix is None:
+                prefix = tokens - math.isqrt(tokens) ** 2
             if prefix == 0:
                 raise ValueError(
                     f"The token layer's {activation.shape[1]} tokens are all patches: there "
                     "is no class token. Use token='patches'."
                 )
             return activation[:, 0, :, None, None]
+        prefix, rows, cols = self._grid(activation.shape[1])
         return activation[:, prefix:, :].unflatten(1, (rows, cols)).permute(0, 3, 1, 2)
 
     def channels_first_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
