@@ -54,7 +54,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from optim.model_utils import get_model_layers
-
     from optim.rendering.input_size import render_size
 
     with user_errors():
@@ -78,9 +77,7 @@ def run(args: argparse.Namespace) -> int:
         for name, shape in shapes.items()
     ]
     if args.json:
-        listed = [
-            {"name": n, "type": t, "output_shape": s, "layout": lay} for n, t, s, lay in rows
-        ]
+        listed = [{"name": n, "type": t, "output_shape": s, "layout": lay} for n, t, s, lay in rows]
         print(json.dumps(listed, indent=2))
         return 0
     width = max((len(name) for name, *_ in rows), default=0)

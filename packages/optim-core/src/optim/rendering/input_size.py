@@ -30,7 +30,8 @@ Size = tuple[int, int]
 def _pair(value: object) -> Size | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return (value, value)
-    if isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+    pair = isinstance(value, tuple | list) and len(value) == 2
+    if pair and all(isinstance(v, int) for v in value):
         return (int(value[0]), int(value[1]))
     return None
 

@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from optim.optimization.finite_check import NotFiniteError
-from optim.rendering.input_size import check_input_size, render_size, required_input_size
 from optim.rendering.engine import (
     EngineRun,
     evaluate_objective,
@@ -23,6 +22,7 @@ from optim.rendering.engine import (
     progress_bar,
     resolve_device,
 )
+from optim.rendering.input_size import check_input_size, render_size, required_input_size
 from optim.rendering.objective import default_objective, unit_objective
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.result import RenderResult

@@ -1,8 +1,8 @@
 """optim-models's plugin module (entry point `optim.plugins` -> `models`).
 
 Registers what optim-models contains, and the ``torchvision`` and ``timm`` namespaces through
-which every ``"torchvision/<name>"`` classifier and ``"timm/<name>"`` model resolves; targets are "module:attr" strings so that
-listing names stays cheap.
+which every ``"torchvision/<name>"`` classifier and ``"timm/<name>"`` model resolves; targets
+are "module:attr" strings so that listing names stays cheap.
 """
 
 from __future__ import annotations

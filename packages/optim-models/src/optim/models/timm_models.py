@@ -53,7 +53,7 @@ def _check_name(name: str) -> str:
         close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
         hint = f" Closest names: {', '.join(close)}." if close else ""
         raise LookupError(
-            f"timm has no model {name!r}.{hint} `python -c \"import timm; "
+            f'timm has no model {name!r}.{hint} `python -c "import timm; '
             f"print(timm.list_models('*vit*'))\"` lists names by pattern."
         )
     return name
