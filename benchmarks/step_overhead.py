@@ -1,11 +1,13 @@
 """Overhead of one optim step over the bare model's forward-to-target + backward-to-input.
 
-For torchvision resnet50 and googlenet (random weights, 224 px, batch 1 and 8, CPU by
-default) it measures, interleaved round by round so both see the same machine load:
+For torchvision resnet50, googlenet and vit_b_16 (random weights, 224 px, batch 1 and 8, CPU
+by default) it measures, interleaved round by round so both see the same machine load:
 
 * optim step: ``InputOptimization`` with ``NaturalImage`` + ``TransformationRobustness`` and
   a ``ChannelActivation`` objective, one Adam step (image, transforms, forward stopped at
-  the target, backward to the image parameters, update);
+  the target, backward to the image parameters, update); on the ViT's token layer the
+  objective reads the patch tokens as a grid (``LayoutView``) and the transforms crop/pad
+  back to 224 px, as ``opt.render`` does;
 * bare step: the same model on a plain ``[B, 3, 224, 224]`` tensor, forward stopped at the
   target with a raw hook, the channel mean, backward to the input tensor
   (``inception_trunk.bare_step``);
@@ -34,7 +36,11 @@ from torch import nn
 
 import optim as opt
 
-TARGETS = {"resnet50": "layer3", "googlenet": "inception4c"}
+TARGETS = {
+    "resnet50": "layer3",
+    "googlenet": "inception4c",
+    "vit_b_16": "encoder.layers.encoder_layer_11",
+}
 CHANNEL = 7
 
 
@@ -45,6 +51,8 @@ def build_model(name: str) -> nn.Module:
         return torchvision.models.googlenet(
             weights=None, aux_logits=False, init_weights=False
         ).eval()
+    if name == "vit_b_16":
+        return torchvision.models.vit_b_16(weights=None).eval()
     raise ValueError(f"Unknown model {name!r}; choose from {sorted(TARGETS)}.")
 
 
@@ -52,9 +60,14 @@ def optim_step(
     model: nn.Module, target_name: str, batch: int, device: torch.device, stop_early: bool
 ) -> Callable[[], None]:
     """One InputOptimization step with NaturalImage + TransformationRobustness."""
+    from optim.rendering.input_size import required_input_size
+    from optim.rendering.objective import layer_view
+
+    fixed = required_input_size(model) is not None  # a ViT: crop/pad back to its size
     image = opt.images.NaturalImage((224, 224), batch=batch).to(device)
-    transform = opt.transforms.TransformationRobustness().to(device)
-    objective = opt.loss.ChannelActivation(target_name, CHANNEL)
+    transform = opt.transforms.TransformationRobustness(crop_or_pad_output=fixed).to(device)
+    view = layer_view(model, target_name, (224, 224))  # tokens: read as a [B, C, H, W] grid
+    objective = view.viewed(opt.loss.ChannelActivation(target_name, CHANNEL))
     run = opt.InputOptimization(model, objective, image, transform, stop_early=stop_early)
     optimizer = torch.optim.Adam(run.parameters(), lr=0.025)
 
