@@ -20,8 +20,7 @@ import torch
 import optim as opt
 from optim import plugins
 from optim.cli import main
-from optim.models import WeightsFileError, WeightsUnavailableError, timm_model
-from optim.models import timm_models
+from optim.models import WeightsFileError, WeightsUnavailableError, timm_model, timm_models
 
 timm = pytest.importorskip("timm")
 hf_constants = pytest.importorskip("huggingface_hub.constants")
@@ -355,3 +354,32 @@ def test_class_token_has_no_position(hf_cache, tmp_path, capsys):
     assert "class token" in err and "has no position" in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_pretrained_tag_is_checked(capsys):
+    with pytest.raises(ValueError, match=r"no pretrained tag 'bogus'.*augreg_in21k_ft_in1k"):
+        opt.models.get_model(f"timm/{VIT}.bogus")
+    assert main(["layers", f"timm/{VIT}.augreg_in21k"]) == 0  # a real tag resolves
+    assert "blocks.11 " in capsys.readouterr().out
+
+
+def test_another_num_classes_gets_a_new_classifier_like_timm(hf_cache, vit_state):
+    _put_in_hf_cache(hf_cache, _hf_id(VIT), lambda p: safetensors_torch.save_file(vit_state, p))
+    model = timm_model(VIT, pretrained=True, num_classes=10)
+    assert model.head.out_features == 10
+    kept = {k: v for k, v in vit_state.items() if not k.startswith("head.")}
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in kept.items())
+
+
+def test_weights_of_another_architecture_are_a_mismatch(tmp_path, vit_state):
+    path = tmp_path / "other.pth"
+    torch.save({k: v for k, v in vit_state.items() if k != "blocks.0.attn.qkv.weight"}, path)
+    with pytest.raises(opt.models.WeightsMismatchError, match=r"blocks\.0\.attn\.qkv\.weight"):
+        timm_model(VIT, model_path=path)
+
+
+def test_patch_embedding_before_the_class_token_is_a_plain_grid(capsys):
+    assert main(["layers", f"timm/{VIT}"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert rows["patch_embed"].endswith("tokens: 0 prefix + 14x14 patches, 192 features")

@@ -2,8 +2,9 @@
 known input size (and the model's own count of class/register tokens when it has one).
 
 - ``[B, T, F]``: tokens. The prefix (class + register tokens) is timm's
-  ``model.num_prefix_tokens``, 1 for a torchvision ``VisionTransformer``, else the fewest
-  leading tokens that leave a patch grid with the image's aspect ratio.
+  ``model.num_prefix_tokens``, 1 for a torchvision ``VisionTransformer``, or (when that
+  leaves no grid, or the model does not say) the fewest leading tokens that leave a patch grid
+  with the image's aspect ratio.
 - ``[B, H, W, C]`` (Swin): channels-last when dims 1-2, and not dims 2-3, have the image's
   aspect ratio.
 - anything else: channels-first.
@@ -43,7 +44,10 @@ def _token_layout(
     model: nn.Module, layer: str, tokens: int, size: tuple[int, int], token: str
 ) -> ActivationLayout:
     declared = _declared_prefix(model)
-    candidates = [declared] if declared is not None else range(min(tokens, MAX_PREFIX_TOKENS + 1))
+    # The model's own count first; layers before the class token is added (a ViT's patch
+    # embedding) have fewer prefix tokens, so the inferred counts follow.
+    inferred = range(min(tokens, MAX_PREFIX_TOKENS + 1))
+    candidates = ([declared] if declared is not None else []) + list(inferred)
     for prefix in candidates:
         grid = patch_grid(tokens - prefix, size)
         if grid is not None:

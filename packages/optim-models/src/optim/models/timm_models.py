@@ -24,7 +24,12 @@ from torch import nn
 
 from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
 from optim.models.input_normalization import normalize_input
-from optim.models.weights import WeightsUnavailableError, hub_cache_path, load_weights
+from optim.models.weights import (
+    WeightsMismatchError,
+    WeightsUnavailableError,
+    hub_cache_path,
+    load_state_dict,
+)
 
 __all__ = ["TIMM_NAMESPACE", "TIMM_PIP", "names", "resolve", "timm_model", "timm_weights_file"]
 
@@ -49,13 +54,22 @@ def _check_name(name: str) -> str:
     timm = _timm()
     if name.startswith(f"{TIMM_NAMESPACE}/"):
         name = name[len(TIMM_NAMESPACE) + 1 :]
-    if not timm.is_model(name.split(".", 1)[0]):
+    architecture, _, tag = name.partition(".")
+    if not timm.is_model(architecture):
         close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
         hint = f" Closest names: {', '.join(close)}." if close else ""
         raise LookupError(
             f'timm has no model {name!r}.{hint} `python -c "import timm; '
             f"print(timm.list_models('*vit*'))\"` lists names by pattern."
         )
+    if tag:
+        tagged = timm.list_pretrained(f"{architecture}.*")
+        if name not in tagged:
+            known = f"its tags: {', '.join(tagged)}" if tagged else "it has no pretrained tags"
+            raise LookupError(
+                f"timm has no pretrained tag {tag!r} for {architecture!r}; {known} (or no tag "
+                "for the default)."
+            )
     return name
 
 
@@ -118,6 +132,25 @@ def timm_weights_file(name: str) -> tuple[Path | None, str]:
     return None, f"timm publishes {name!r} weights in a form optim does not read ({cfg.url})"
 
 
+def _with_weights(
+    timm: Any, name: str, path: Path, remedy: str | None, kwargs: dict[str, Any]
+) -> nn.Module:
+    """timm's ``name`` with the state dict in ``path``, loaded the way timm loads its own files
+    (its per-model key conversion, a new classifier for another ``num_classes``)."""
+    state_dict = load_state_dict(model_path=path, remedy=remedy)  # an unreadable file: named
+    overlay = {"state_dict": state_dict}
+    try:
+        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+    except RuntimeError as exc:  # load_state_dict's missing/unexpected keys, shape mismatches
+        detail = " ".join(str(exc).split())
+        raise WeightsMismatchError(
+            f"The weights in {path} do not fit timm's {name}: {detail[:400]} "
+            f"{remedy or 'Pass the state dict of this architecture.'}"
+        ) from None
+    model.weights_file = str(path)  # recorded in run manifests (and hashed)
+    return model
+
+
 def timm_model(
     name: str,
     pretrained: bool = False,
@@ -143,7 +176,8 @@ def timm_model(
             :class:`RedirectedReluLayer`.
         use_linear_modules_only: ``nn.ReLU`` -> :class:`SkipLayer`, ``nn.MaxPool2d`` ->
             ``nn.AvgPool2d``.
-        **kwargs: passed to ``timm.create_model`` (e.g. ``num_classes``).
+        **kwargs: passed to ``timm.create_model`` (e.g. ``num_classes``: with weights, the
+            classifier is then new, as timm does).
 
     Raises:
         ImportError: timm is not installed (the pip command to run).
@@ -168,9 +202,10 @@ def timm_model(
                 f"downloads them: place them in {where}, or pass model_path=<local state dict>."
             )
         remedy = f"Delete {model_path} and place a good copy there, or pass model_path=<file>."
-    model = timm.create_model(name, pretrained=False, **kwargs)
     if load:
-        load_weights(model, model_path=model_path, remedy=remedy)
+        model = _with_weights(timm, name, Path(model_path).absolute(), remedy, kwargs)
+    else:
+        model = timm.create_model(name, pretrained=False, **kwargs)
     model.eval()
     config = timm.data.resolve_data_config({}, model=model)
     embed = getattr(model, "patch_embed", None)
