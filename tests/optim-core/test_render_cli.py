@@ -179,7 +179,12 @@ def test_layers_lists_names_types_and_shapes(capsys):
     assert rows["fc"] == ["Linear", "1x10"]
     assert main(["layers", "tiny_net", "--size", "32", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert listed[2] == {"name": "conv2", "type": "Conv2d", "output_shape": [1, 16, 15, 15]}
+    assert listed[2] == {
+        "name": "conv2",
+        "type": "Conv2d",
+        "output_shape": [1, 16, 15, 15],
+        "layout": None,
+    }
 
 
 def test_layers_user_errors(capsys):
