@@ -69,6 +69,7 @@ def test_cpu_switches_are_reported_as_they_ran():
         "autocast": "fp16",
         "channels_last": True,
         "freeze_model": False,
+        "folded_batchnorms": 0,
         "check_finite_every": 1,
         "loss_scale": 4096.0,
         "eager_steps": 6,

@@ -51,6 +51,7 @@ class ResolvedFastPath:
     cuda_graph_explicit: bool  # asked for by the user: failures raise instead of falling back
     fuse_transforms: bool
     freeze_model: bool
+    fold_batchnorm: bool
     check_finite_every: int
     warmup_steps: int
 
@@ -72,6 +73,11 @@ class FastPath:
     Loop options, implemented by the loop itself on every device:
         freeze_model: do not compute gradients for the model's own parameters during the
             run (they are not optimised; their ``requires_grad`` is restored afterwards).
+        fold_batchnorm: fold each eval-mode ``BatchNorm2d`` into the ``Conv2d`` before it
+            for the run (exact up to float rounding, checked on the targets' outputs; restored
+            afterwards; see :mod:`optim.optimization.fold_batchnorm`). Auto: on when
+            ``freeze_model`` is (a frozen model is never trained, so the batch norms are
+            constant).
         check_finite_every: check the objective for NaN/inf every this many steps (each
             check waits for the GPU). Auto: every step on CPU, before the update, so that the
             input keeps its last finite state; every 32 steps on a GPU. The error names the
@@ -108,11 +114,12 @@ class FastPath:
     cuda_graph: bool | None = None
     fuse_transforms: bool | None = None
     freeze_model: bool = True
+    fold_batchnorm: bool | None = None
     check_finite_every: int | None = None
     warmup_steps: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("channels_last", "cuda_graph", "fuse_transforms"):
+        for name in ("channels_last", "cuda_graph", "fuse_transforms", "fold_batchnorm"):
             check_bool(getattr(self, name), f"FastPath.{name}", optional=True)
         check_bool(self.freeze_model, "FastPath.freeze_model")
         _autocast_dtype(self.autocast)  # validates
@@ -123,7 +130,13 @@ class FastPath:
     @classmethod
     def off(cls) -> FastPath:
         """The plain loop on every device: no switch on, model gradients computed as usual."""
-        return cls(channels_last=False, cuda_graph=False, fuse_transforms=False, freeze_model=False)
+        return cls(
+            channels_last=False,
+            cuda_graph=False,
+            fuse_transforms=False,
+            freeze_model=False,
+            fold_batchnorm=False,
+        )
 
     def describe(self) -> dict[str, object]:
         """The settings as JSON-able values (for manifests); ``None`` means auto.
@@ -138,6 +151,7 @@ class FastPath:
             "cuda_graph": self.cuda_graph,
             "fuse_transforms": self.fuse_transforms,
             "freeze_model": self.freeze_model,
+            "fold_batchnorm": self.fold_batchnorm,
             "check_finite_every": self.check_finite_every,
             "warmup_steps": self.warmup_steps,
         }
@@ -181,6 +195,9 @@ class FastPath:
             cuda_graph_explicit=bool(self.cuda_graph),
             fuse_transforms=graph if self.fuse_transforms is None else self.fuse_transforms,
             freeze_model=self.freeze_model,
+            fold_batchnorm=(
+                self.freeze_model if self.fold_batchnorm is None else self.fold_batchnorm
+            ),
             check_finite_every=(
                 self.check_finite_every
                 if self.check_finite_every is not None

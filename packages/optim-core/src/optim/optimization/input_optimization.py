@@ -19,6 +19,7 @@ from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
 from optim.optimization.fast_path import FastPath, ResolvedFastPath
 from optim.optimization.finite_check import FiniteCheck
+from optim.optimization.fold_batchnorm import folded_batchnorm
 from optim.optimization.model_settings import frozen_parameters, warn_if_training
 from optim.optimization.run_report import RunReport
 from optim.optimization.step_runner import EagerRunner, Summarize, runner_for
@@ -94,6 +95,7 @@ class InputOptimization:
         self.hooks: ModuleOutputsHook | None = None
         self.last_run: RunReport | None = None  # what the last optimize() actually ran
         self._interrupted = False  # the current run ended with Ctrl-C
+        self._folded = 0  # batch norms folded for the current run
         self._runner = EagerRunner()  # replaced while optimize() runs
         self._resolved: dict[Target, nn.Module] = {}
         self.targets = loss_function.target
@@ -236,6 +238,9 @@ class InputOptimization:
             stack.callback(self._end_run, self.transform, stop_criteria, fast, history)
             if fast.freeze_model:
                 stack.enter_context(frozen_parameters(self.model, keep=params))
+            self._folded = 0
+            if fast.fold_batchnorm and self._model_given:
+                self._folded = len(stack.enter_context(self._folded_batchnorm()))
             self.transform = runner.prepare(self.model, self.transform, self.input_param, optimizer)
             if optimizer is None:
                 optimizer = torch.optim.Adam(params, lr=lr, capturable=runner.captures)
@@ -261,6 +266,14 @@ class InputOptimization:
             finite.finish()
         return torch.stack(history) if history else torch.empty(0)
 
+    def _folded_batchnorm(self):
+        """Batch norms folded for the run, found and checked on the untransformed image."""
+        with torch.no_grad():
+            probe = self.input_param()
+        if isinstance(probe, torch.Tensor) and type(probe) is not torch.Tensor:
+            probe = probe.as_subclass(torch.Tensor)
+        return folded_batchnorm(self.model, probe.detach(), targets=self.targets)
+
     def _step(
         self,
         optimizer: torch.optim.Optimizer,
@@ -285,7 +298,9 @@ class InputOptimization:
         history: list[torch.Tensor],
     ) -> None:
         report = self._runner.report(len(history), loop=fast)
-        self.last_run = replace(report, interrupted=self._interrupted)
+        self.last_run = replace(
+            report, interrupted=self._interrupted, folded_batchnorms=self._folded
+        )
         self.cleanup()
         self._runner = EagerRunner()
         self.transform = transform

@@ -30,6 +30,7 @@ class RunReport:
         autocast: the model's precision: ``"fp32"`` (no autocast), ``"bf16"`` or ``"fp16"``.
         channels_last: the model ran on channels-last input and weights.
         freeze_model: the model's parameters got no gradients.
+        folded_batchnorms: batch norms folded into the convolution before them for the run.
         check_finite_every: the objective was checked for NaN/inf every this many steps.
         loss_scale: the factor the objective's gradient was scaled by (1.0: none).
         eager_steps: completed steps run as Python (warm-up steps included).
@@ -43,6 +44,7 @@ class RunReport:
     autocast: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False
     freeze_model: bool = False
+    folded_batchnorms: int = 0
     check_finite_every: int = 1
     loss_scale: float = 1.0
     eager_steps: int = 0

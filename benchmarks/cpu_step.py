@@ -1,0 +1,174 @@
+"""CPU cost of one render step against the bare model, with each switch off, and Lucent's.
+
+For EfficientNet-Lite0 (its real ImageNet weights, ``_blocks.10``), InceptionV1
+(``opt.models.googlenet``, random weights, ``mixed4a``) and torchvision resnet50 (random
+weights, ``layer3``) at 224 px and batch 1 / 8 it times, interleaved round by round (each round
+one ``optimize()`` call of ``--steps`` steps, so both sides see the same machine load), the
+median per step of:
+
+* ``bare``: the model on a fixed ``[B, 3, 224, 224]`` tensor, forward stopped at the target,
+  channel 7's mean, backward to the input (``inception_trunk.bare_step``, plain eager);
+* ``optim``: ``InputOptimization`` with ``NaturalImage`` + ``TransformationRobustness()`` and
+  ``ChannelActivation(target, 7)``, default ``FastPath()`` (the switches on where they help);
+* ``optim -fold`` / ``optim -fuse``: the same with ``fold_batchnorm`` / ``fuse_transforms`` off;
+* ``optim lucent-tf``: optim with Lucent's transform stack (``standard_transforms``);
+* ``lucent``: Lucent 0.1.8's ``render_vis`` step (its FFT image, its transforms, its whole
+  forward), when ``lucent`` imports (``pip install --no-deps torch-lucent==0.1.8
+  kornia==0.4.1 decorator ipython``).
+
+It prints medians, ratios to ``bare`` and the final objective of each optim/Lucent render
+(the mean of channel 7 at the target on the final, untransformed image), so speed never hides
+a quality loss. Timings are never asserted; figures go in benchmarks/README.md.
+
+Usage:
+    python benchmarks/cpu_step.py --threads 2 --rounds 5 --steps 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torchvision
+from inception_trunk import bare_step
+from torch import nn
+
+import optim as opt
+from optim.optimization import FastPath
+
+CHANNEL = 7
+MODELS: dict[str, tuple[Callable[[], nn.Module], str]] = {
+    "lite0": (lambda: opt.models.efficientnet_lite0(pretrained=True), "_blocks.10"),
+    "inceptionv1": (lambda: opt.models.googlenet(pretrained=False), "mixed4a"),
+    "resnet50": (lambda: torchvision.models.resnet50(weights=None), "layer3"),
+}
+
+
+def lucent_transforms() -> nn.Module | None:
+    try:
+        from lucent.optvis import transform
+    except ImportError:
+        return None
+
+    class Lucent(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return transform.compose(transform.standard_transforms)(x)
+
+    return Lucent()
+
+
+class OptimRender:
+    """One optim render, advanced ``steps`` steps per call (one ``optimize()`` each)."""
+
+    def __init__(self, model, target, batch, fast_path, transform=None, seed=0):
+        torch.manual_seed(seed)
+        self.image = opt.images.NaturalImage((224, 224), batch=batch)
+        transform = transform or opt.transforms.TransformationRobustness()
+        self.objective = opt.loss.ChannelActivation(target, CHANNEL)
+        self.run = opt.InputOptimization(model, self.objective, self.image, transform)
+        self.optimizer = torch.optim.Adam(self.run.parameters(), lr=0.05)
+        self.fast_path = fast_path
+        self.model, self.target = model, target
+
+    def __call__(self, steps: int) -> None:
+        stop = opt.optimization.n_steps(steps, show_progress=False)
+        self.run.optimize(stop, optimizer=self.optimizer, fast_path=self.fast_path)
+
+    def final(self) -> float:
+        module = opt.hooks.resolve_target(self.model, self.target)
+        with torch.no_grad():
+            acts = opt.hooks.collect_activations(self.model, [module], self.image())[module]
+        return float(acts[:, CHANNEL].mean())
+
+
+class LucentRender:
+    """Lucent 0.1.8's render_vis, ``steps`` steps per call, continuing the same image."""
+
+    def __init__(self, model, target, batch, seed=0):
+        from lucent.optvis import objectives, param, render, transform
+
+        torch.manual_seed(seed)
+        self.render, self.transform = render, transform
+        self.params, self.image_f = param.image(224, batch=batch)
+        self.objective = objectives.channel(target.replace(".", "_"), CHANNEL)
+        self.optimizer = lambda params: torch.optim.Adam(params, lr=0.05)
+        self.model, self.target = model, target
+        self._adam = torch.optim.Adam(self.params, lr=0.05)
+
+    def __call__(self, steps: int) -> None:
+        self.render.render_vis(
+            self.model, self.objective, param_f=lambda: (self.params, self.image_f),
+            optimizer=lambda _: self._adam, thresholds=(steps,), show_image=False,
+            progress=False, fixed_image_size=None, preprocess=False,
+        )  # fmt: skip
+
+    def final(self) -> float:
+        module = opt.hooks.resolve_target(self.model, self.target)
+        with torch.no_grad():
+            acts = opt.hooks.collect_activations(self.model, [module], self.image_f())[module]
+        return float(acts[:, CHANNEL].mean())
+
+
+def measure(name: str, batch: int, args) -> None:
+    build, target = MODELS[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    module = opt.hooks.resolve_target(model, target)
+    bare = bare_step(model, module, batch, 224, "cpu")
+    runners: dict[str, Callable[[int], None]] = {"bare": lambda n: [bare() for _ in range(n)]}
+    renders = {
+        "optim": OptimRender(model, target, batch, FastPath()),
+        "optim -fold": OptimRender(model, target, batch, FastPath(fold_batchnorm=False)),
+        "optim -fuse": OptimRender(model, target, batch, FastPath(fuse_transforms=False)),
+    }
+    lucent_tf = lucent_transforms()
+    if lucent_tf is not None and not args.no_lucent:
+        renders["optim lucent-tf"] = OptimRender(model, target, batch, FastPath(), lucent_tf)
+        renders["lucent"] = LucentRender(model, target, batch)
+    runners.update(renders)
+    times: dict[str, list[float]] = {key: [] for key in runners}
+    for round_index in range(args.warmup + args.rounds):
+        for key, runner in runners.items():
+            start = time.perf_counter()
+            runner(args.steps)
+            if round_index >= args.warmup:
+                times[key].append((time.perf_counter() - start) / args.steps)
+    base = statistics.median(times["bare"])
+    for key, values in times.items():
+        ms = 1000 * statistics.median(values)
+        final = f"{renders[key].final():8.3f}" if key in renders else " " * 8
+        print(
+            f"{name:<12} {batch:>5} {key:<16} {ms:>9.1f} {ms / 1000 / base:>6.2f} {final}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (median)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
+    parser.add_argument("--steps", type=int, default=8, help="steps per round")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-lucent", action="store_true", help="skip Lucent's steps")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds} "
+        f"(+{args.warmup} warm-up) x {args.steps} steps; final objective after all rounds"
+    )
+    print(f"{'model':<12} {'batch':>5} {'variant':<16} {'ms/step':>9} {'ratio':>6} {'final':>8}")
+    for name in args.models:
+        for batch in args.batches:
+            measure(name, batch, args)
+
+
+if __name__ == "__main__":
+    main()
