@@ -3,6 +3,8 @@ graph-safety checks, lazy finite checks and the throttled progress postfix."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 
 import pytest
@@ -56,15 +58,12 @@ def _render(
 # --- settings -------------------------------------------------------------------------------
 
 
-def test_auto_resolves_to_the_plain_loop_on_cpu():
+def test_auto_on_cpu_fuses_the_transforms_and_folds_batch_norms_only():
     fast = FastPath().resolve(torch.device("cpu"))
-    assert (fast.channels_last, fast.autocast_dtype, fast.cuda_graph, fast.fuse_transforms) == (
-        False,
-        None,
-        False,
-        False,
-    )
+    assert (fast.channels_last, fast.autocast_dtype, fast.cuda_graph) == (False, None, False)
+    assert fast.fuse_transforms and fast.fold_batchnorm
     assert fast.check_finite_every == 1 and fast.freeze_model
+    assert not FastPath(freeze_model=False).resolve(torch.device("cpu")).fold_batchnorm
 
 
 def test_auto_turns_the_gpu_switches_on_for_cuda_without_touching_precision():
@@ -110,8 +109,12 @@ def test_fast_path_must_be_a_fast_path():
 # --- switches against the plain loop ----------------------------------------------------------
 
 
-def test_default_is_bitwise_the_plain_loop_on_cpu_and_skips_weight_gradients():
-    plain_history, plain_image, plain_model = _render(FastPath.off())
+def test_default_is_bitwise_the_fused_plain_loop_on_cpu_and_skips_weight_gradients():
+    # The model has no batch norm: the default differs from the plain loop (with the same
+    # fused transforms) only in not computing the weights' gradients.
+    plain_history, plain_image, plain_model = _render(
+        dataclasses.replace(FastPath.off(), fuse_transforms=True)
+    )
     history, image, model = _render(None)
     assert torch.equal(history, plain_history)
     assert torch.equal(image, plain_image)
@@ -145,7 +148,9 @@ def test_channels_last_matches_the_plain_loop_and_restores_the_layout():
     # loops differ by ~1e-15, ten orders of magnitude below the tolerance, which is in turn
     # far below what a real difference does (one step moves pixels by ~lr = 0.05).
     plain_history, plain_image, _ = _render(FastPath.off(), dtype=torch.float64)
-    history, image, model = _render(FastPath(channels_last=True), dtype=torch.float64)
+    history, image, model = _render(
+        FastPath(channels_last=True, fuse_transforms=False), dtype=torch.float64
+    )
     assert image.dtype == torch.float64
     torch.testing.assert_close(history, plain_history, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(image, plain_image, rtol=1e-4, atol=1e-5)
@@ -164,7 +169,7 @@ def test_channels_last_feeds_the_model_nhwc():
 
 def test_bf16_autocast_keeps_the_objective_within_five_percent():
     _, plain_image, model = _render(FastPath.off(), steps=24)
-    _, bf16_image, _ = _render(FastPath(autocast="bf16"), steps=24)
+    _, bf16_image, _ = _render(FastPath(autocast="bf16", fuse_transforms=False), steps=24)
 
     def objective(image):
         with torch.no_grad():
@@ -218,7 +223,9 @@ def test_fp16_loss_scale_is_undone_before_the_optimizer_sees_the_gradient():
 
     _render(FastPath.off(), steps=1, optimizer_factory=recording_sgd)
     reference = captured.pop("grad")
-    _render(FastPath(autocast="fp16"), steps=1, optimizer_factory=recording_sgd)
+    _render(
+        FastPath(autocast="fp16", fuse_transforms=False), steps=1, optimizer_factory=recording_sgd
+    )
     scaled = captured["grad"]
     # Same gradient up to float16 rounding, not 2**12 times it.
     assert 0.9 < scaled.norm() / reference.norm() < 1.1

@@ -49,19 +49,24 @@ def _image(run: opt.InputOptimization) -> torch.Tensor:
 # --- RunReport ---------------------------------------------------------------------------------
 
 
-def test_cpu_default_reports_the_plain_eager_loop():
+def test_cpu_default_reports_the_eager_loop_with_the_fused_stack():
     run = _run()
     assert run.last_run == RunReport(
-        device="cpu", freeze_model=True, check_finite_every=1, eager_steps=6
-    )
+        device="cpu", freeze_model=True, check_finite_every=1, eager_steps=6,
+        fused_transforms=True,
+    )  # fmt: skip
     report = run.last_run
-    assert (report.cuda_graph, report.fused_transforms, report.autocast) == (False, False, "fp32")
+    assert (report.cuda_graph, report.fused_transforms, report.autocast) == (False, True, "fp32")
     assert not report.channels_last and report.loss_scale == 1.0 and report.steps == 6
     assert json.loads(json.dumps(report.describe())) == report.describe()
 
 
 def test_cpu_switches_are_reported_as_they_ran():
-    report = _run(fast_path=FastPath(autocast="fp16", channels_last=True, freeze_model=False))
+    report = _run(
+        fast_path=FastPath(
+            autocast="fp16", channels_last=True, freeze_model=False, fuse_transforms=False
+        )
+    )
     assert report.last_run.describe() == {
         "device": "cpu",
         "cuda_graph": False,
@@ -194,11 +199,11 @@ def test_fp16_loss_scale_hooks_are_removed_after_the_run():
     assert torch.equal(param.grad, torch.ones_like(param))  # not divided by the scale any more
 
 
-def test_runner_for_picks_the_plain_runner_unless_a_gpu_switch_is_on():
+def test_runner_for_picks_the_plain_runner_unless_a_switch_is_on():
     cpu = torch.device("cpu")
-    assert type(runner_for(FastPath().resolve(cpu))) is EagerRunner
+    assert type(runner_for(FastPath(fuse_transforms=False).resolve(cpu))) is EagerRunner
     assert type(runner_for(FastPath.off().resolve(cpu))) is EagerRunner
-    for switch in ({"channels_last": True}, {"autocast": "bf16"}):
+    for switch in ({"channels_last": True}, {"autocast": "bf16"}, {"fuse_transforms": True}):
         assert type(runner_for(FastPath(**switch).resolve(cpu))) is FastRunner
 
 

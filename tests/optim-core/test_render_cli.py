@@ -204,7 +204,7 @@ def test_the_same_spec_from_python_and_from_the_cli_gives_the_same_png(tmp_path,
     python.save(tmp_path / "python.png")
     # The spec it ran: device and objective resolved.
     assert python.spec == spec.replace(device="cpu", objective="neuron_activation")
-    assert python.ran["cuda_graph"] is False and python.ran["fused_transforms"] is False
+    assert python.ran["cuda_graph"] is False and python.ran["fused_transforms"] is True
 
     out = tmp_path / "cli.png"
     args = ["render", "--model", "tiny_net", "--target", "conv2:5:3:4", "--size", "32"]

@@ -1,7 +1,9 @@
 """FastPath: how the optimisation loop runs its steps: loop options and GPU switches.
 
-Every GPU switch defaults to ``None`` ("auto"): on for a CUDA device where it cannot change
-what is being optimised, off elsewhere, so on CPU a render is exactly the plain loop.
+Every switch defaults to ``None`` ("auto"). The GPU switches are on for a CUDA device where
+they cannot change what is being optimised, off elsewhere; the fused transforms and the folded
+batch norms are on everywhere (a render is then cheaper on the CPU too, and still the same
+image for the same seed).
 Precision (``autocast``) changes numbers slightly and is therefore never switched on
 automatically. The loop options are implemented by the loop itself, the GPU switches by
 :mod:`optim.optimization.step_runner`; ``InputOptimization.last_run`` says what actually ran.
@@ -98,10 +100,14 @@ class FastPath:
             transforms whose randomness is drawn on the device (see
             :func:`graph_unsafe_modules`). Auto: on for CUDA when those hold, otherwise off
             with a log message; ``True`` raises instead.
-        fuse_transforms: with a CUDA graph, replace a ``TransformationRobustness`` by the
-            equivalent :class:`~optim.transforms.FusedTransformationRobustness` (one affine
-            warp, parameters drawn on the device, fixed output size). Auto: on when the CUDA
-            graph is; the augmentation is statistically the same, not bitwise the same.
+        fuse_transforms: replace a ``TransformationRobustness`` by the equivalent
+            :class:`~optim.transforms.FusedTransformationRobustness` (one affine warp instead of
+            ten padded jitters, a resize and a rotation, each with its backward). In eager
+            steps (CPU) it keeps the stack's geometry (one draw per batch, the output sized by
+            the zoom); in a CUDA graph the output size is fixed and each image gets its own
+            draws. Auto: on (a stack that cannot be expressed as one warp stays eager). The
+            augmentation is the same distribution of jitters, zooms and angles, one resample
+            instead of two, edges filled instead of reflected; not bitwise the eager stack.
         warmup_steps: eager steps before a CUDA graph is captured (they are real steps).
 
     Example:
@@ -193,7 +199,7 @@ class FastPath:
             autocast_dtype=_autocast_dtype(self.autocast),
             cuda_graph=graph,
             cuda_graph_explicit=bool(self.cuda_graph),
-            fuse_transforms=graph if self.fuse_transforms is None else self.fuse_transforms,
+            fuse_transforms=True if self.fuse_transforms is None else self.fuse_transforms,
             freeze_model=self.freeze_model,
             fold_batchnorm=(
                 self.freeze_model if self.fold_batchnorm is None else self.fold_batchnorm

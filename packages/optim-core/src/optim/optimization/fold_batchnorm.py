@@ -42,11 +42,15 @@ Pair = tuple[nn.Conv2d, nn.BatchNorm2d]
 
 
 def conv_batchnorm_pairs(
-    model: nn.Module, probe: torch.Tensor, targets: Iterable[nn.Module] = ()
+    model: nn.Module,
+    probe: torch.Tensor,
+    targets: Iterable[nn.Module] = (),
+    outputs: list | None = None,
 ) -> list[Pair]:
     """The ``(conv, batch norm)`` pairs of ``model`` that :func:`folded_batchnorm` folds, found
     by running ``model`` once on ``probe`` (no gradients), up to the last of ``targets`` (the
-    modules whose outputs are read: they are not folded).
+    modules whose outputs are read: they are not folded). ``outputs`` receives the targets'
+    outputs of that pass.
 
     Example:
         >>> model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).eval()
@@ -79,7 +83,9 @@ def conv_batchnorm_pairs(
         elif isinstance(module, nn.Conv2d):
             handles.append(module.register_forward_hook(on_conv))
     try:
-        _outputs(model, targets, probe)  # stops after the last target, like the render
+        found_outputs = _outputs(model, targets, probe)  # stops after the last target
+        if outputs is not None:
+            outputs.extend(found_outputs)
     finally:
         for handle in handles:
             handle.remove()
@@ -161,11 +167,11 @@ def folded_batchnorm(
         targets: modules whose outputs the run reads (never folded into or away).
     """
     targets = list(targets)
-    pairs = conv_batchnorm_pairs(model, probe, targets)
+    before: list = []
+    pairs = conv_batchnorm_pairs(model, probe, targets, outputs=before)
     if not pairs:
         yield []
         return
-    before = _outputs(model, targets, probe)
     parents = _parents(model)
     saved: list[tuple[nn.Conv2d, torch.Tensor, nn.Parameter | None, nn.Module, str, nn.Module]] = []
     try:

@@ -168,12 +168,15 @@ class FastRunner(EagerRunner):
         optimizer: torch.optim.Optimizer | None,
     ) -> nn.Module:
         """Fuse the transforms and decide whether the step can be captured."""
-        if not self.fast.cuda_graph:
-            return transform
         if self.fast.fuse_transforms:
-            fused = fuse_transforms(transform)
+            # In a CUDA graph shapes are fixed: a fixed canvas, each image its own draws. Eager
+            # steps keep the eager stack's geometry: one draw per batch sizes the canvas.
+            graph = self.fast.cuda_graph
+            fused = fuse_transforms(transform, per_sample=graph, resize_canvas=not graph)
             self.fused = fused is not transform
             transform = fused.to(self.device)
+        if not self.fast.cuda_graph:
+            return transform
         problems = [
             f"{name} (draws its randomness on the host)"
             for name in graph_unsafe_modules(transform, input_param)
@@ -271,12 +274,18 @@ def runner_for(fast: ResolvedFastPath) -> EagerRunner:
     """:class:`EagerRunner` when no GPU switch is on, else :class:`FastRunner`."""
     if fast.channels_last or fast.autocast_dtype is not None or fast.cuda_graph:
         return FastRunner(fast)
+    if fast.fuse_transforms:
+        return FastRunner(fast)
     return EagerRunner(fast.device)
 
 
-def fuse_transforms(transform: nn.Module) -> nn.Module:
+def fuse_transforms(
+    transform: nn.Module, *, per_sample: bool = True, resize_canvas: bool = False
+) -> nn.Module:
     """``transform`` with each ``TransformationRobustness`` replaced by its fused equivalent
     (a ``Sequential`` is searched one level deep); ``transform`` itself when none was.
+    ``per_sample`` and ``resize_canvas`` are passed to
+    :meth:`~optim.transforms.FusedTransformationRobustness.from_stack`.
 
     Example:
         >>> from optim.transforms import TransformationRobustness
@@ -288,7 +297,9 @@ def fuse_transforms(transform: nn.Module) -> nn.Module:
     def convert(module: nn.Module) -> nn.Module:
         if isinstance(module, TransformationRobustness):
             try:
-                return FusedTransformationRobustness.from_stack(module)
+                return FusedTransformationRobustness.from_stack(
+                    module, per_sample=per_sample, resize_canvas=resize_canvas
+                )
             except ValueError as exc:
                 logger.info("Keeping %s unfused: %s", type(module).__name__, exc)
         return module

@@ -182,6 +182,11 @@ class FusedTransformationRobustness(nn.Module):
             the whole batch like the eager stack.
         generator: a ``torch.Generator`` on the input's device; torch's default generator for
             that device otherwise.
+        resize_canvas: size the output like the eager stack does, by the zoom factor (the
+            padded size times it, rounded down) instead of a fixed canvas; needs
+            ``per_sample=False`` and reads the factor back to the host, so it is for eager
+            (CPU) steps, not CUDA graphs. It makes the fused warp the eager stack's geometry
+            exactly, in one resample.
 
     Example:
         >>> robustness = FusedTransformationRobustness()
@@ -189,7 +194,7 @@ class FusedTransformationRobustness(nn.Module):
         torch.Size([2, 3, 68, 68])
     """
 
-    __constants__ = ["padding", "fill", "crop_or_pad_output", "per_sample"]
+    __constants__ = ["padding", "fill", "crop_or_pad_output", "per_sample", "resize_canvas"]
     __jit_unused_properties__ = ["scale", "degrees"]
     translate_sizes: list[int]
     translate_counts: list[int]
@@ -208,6 +213,7 @@ class FusedTransformationRobustness(nn.Module):
         crop_or_pad_output: bool = False,
         per_sample: bool = True,
         generator: torch.Generator | None = None,
+        resize_canvas: bool = False,
     ) -> None:
         super().__init__()
         self.padding = _as_nonnegative_int(padding, "padding")
@@ -227,11 +233,18 @@ class FusedTransformationRobustness(nn.Module):
             else _as_nonnegative_int(final_translate, "final_translate")
         )
         self.final_translate_size = 0 if self.final_translate is None else self.final_translate
-        for flag, name in ((crop_or_pad_output, "crop_or_pad_output"), (per_sample, "per_sample")):
+        flags = ((crop_or_pad_output, "crop_or_pad_output"), (per_sample, "per_sample"))
+        for flag, name in (*flags, (resize_canvas, "resize_canvas")):
             if not isinstance(flag, bool):
                 raise ValueError(f"{_NAME} {name} must be True or False, got {flag!r}.")
+        if resize_canvas and per_sample:
+            raise ValueError(
+                f"{_NAME} resize_canvas=True needs per_sample=False: the batch's one zoom factor "
+                "sets the output size."
+            )
         self.crop_or_pad_output = crop_or_pad_output
         self.per_sample = per_sample
+        self.resize_canvas = resize_canvas
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(
                 f"{_NAME} generator must be a torch.Generator on the input's device (or None "
@@ -346,11 +359,16 @@ class FusedTransformationRobustness(nn.Module):
             )
         return params
 
-    def output_size(self, height: int, width: int) -> list[int]:
-        """The output ``[height, width]`` for an input of ``height`` x ``width``."""
+    def output_size(self, height: int, width: int, scale: float = 1.0) -> list[int]:
+        """The output ``[height, width]`` for an input of ``height`` x ``width`` (and, with
+        ``resize_canvas``, a zoom of ``scale``: the padded size times it, rounded down, as
+        ``F.interpolate`` sizes the eager ``RandomScale``'s output)."""
         if self.crop_or_pad_output:
             return [height, width]
-        return [height + 2 * self.padding, width + 2 * self.padding]
+        padded_height, padded_width = height + 2 * self.padding, width + 2 * self.padding
+        if self.resize_canvas:
+            return [int(math.floor(padded_height * scale)), int(math.floor(padded_width * scale))]
+        return [padded_height, padded_width]
 
     def apply(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
         """Warp ``x`` with the given parameters (deterministic; differentiable in both).
@@ -376,7 +394,8 @@ class FusedTransformationRobustness(nn.Module):
             )
         batch, channels, height, width = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
         _check_parameters(params, batch)
-        out_height, out_width = self.output_size(height, width)
+        zoom = float(params.scale[0]) if self.resize_canvas else 1.0  # reads the value back
+        out_height, out_width = self.output_size(height, width, zoom)
         work = torch.float64 if x.dtype == torch.float64 else torch.float32
         translate = params.translate.to(work)
         final = params.final_translate.to(work)
@@ -417,6 +436,7 @@ class FusedTransformationRobustness(nn.Module):
         *,
         per_sample: bool = True,
         generator: torch.Generator | None = None,
+        resize_canvas: bool = False,
     ) -> "FusedTransformationRobustness":
         """The fused equivalent of an eager :class:`TransformationRobustness`.
 
@@ -522,6 +542,7 @@ class FusedTransformationRobustness(nn.Module):
             crop_or_pad_output=stack.crop_or_pad_output,
             per_sample=per_sample,
             generator=generator,
+            resize_canvas=resize_canvas,
         )
 
     def extra_repr(self) -> str:
@@ -529,5 +550,5 @@ class FusedTransformationRobustness(nn.Module):
             f"padding={self.padding}, fill={self.fill}, translate={list(self.translate)}, "
             f"scale={len(self._scale_list)} values, degrees={len(self._degree_list)} values, "
             f"final_translate={self.final_translate}, crop_or_pad_output={self.crop_or_pad_output}"
-            f", per_sample={self.per_sample}"
+            f", per_sample={self.per_sample}, resize_canvas={self.resize_canvas}"
         )
