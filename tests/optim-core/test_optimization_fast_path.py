@@ -4,7 +4,6 @@ graph-safety checks, lazy finite checks and the throttled progress postfix."""
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 
 import pytest

@@ -555,3 +555,38 @@ def test_cuda_graph_replays_draw_fresh_parameters():
     assert graph_stats[1] == pytest.approx(10 * 80 / 12, rel=0.15)
     assert graph_stats[2] == pytest.approx(eager_stats[2], abs=0.02)
     assert graph_stats[3] == pytest.approx(eager_stats[3], abs=2.0)
+
+
+# --- resize_canvas: the eager stack's geometry, for eager (CPU) steps ---------------------------
+
+
+def test_resize_canvas_zoom_is_the_eager_random_scale():
+    """A zoom-only fused warp on a resized canvas samples where F.interpolate does."""
+    from optim.transforms import RandomScale
+
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    fused = FusedTransformationRobustness(
+        padding=2, fill=0.0, translate=None, scale=[0.75], degrees=None, final_translate=None,
+        per_sample=False, resize_canvas=True,
+    )  # fmt: skip
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    eager = RandomScale([0.75])(padded)  # 20 px * 0.75 = 15 px exactly
+    out = fused(x)
+    assert out.shape == eager.shape == (2, 3, 15, 15)
+    # the same bilinear weights, computed two ways: float64 rounding of 4-term sums
+    torch.testing.assert_close(out, eager, rtol=1e-12, atol=1e-12)
+
+
+def test_resize_canvas_sizes_the_output_like_the_eager_stack():
+    fused = FusedTransformationRobustness(per_sample=False, resize_canvas=True)
+    sizes = set()
+    torch.manual_seed(0)
+    for _ in range(20):
+        params = fused.sample_parameters(1)
+        zoom = float(params.scale[0])
+        out = fused.apply(torch.rand(1, 3, 64, 64), params)
+        assert out.shape[-2:] == (int(68 * zoom), int(68 * zoom))  # floor, as F.interpolate
+        sizes.add(out.shape[-1])
+    assert len(sizes) > 3  # the canvas follows the zoom
+    with pytest.raises(ValueError, match="resize_canvas=True needs per_sample=False"):
+        FusedTransformationRobustness(resize_canvas=True)

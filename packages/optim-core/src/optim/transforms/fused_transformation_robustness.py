@@ -367,7 +367,7 @@ class FusedTransformationRobustness(nn.Module):
             return [height, width]
         padded_height, padded_width = height + 2 * self.padding, width + 2 * self.padding
         if self.resize_canvas:
-            return [int(math.floor(padded_height * scale)), int(math.floor(padded_width * scale))]
+            return [math.floor(padded_height * scale), math.floor(padded_width * scale)]
         return [padded_height, padded_width]
 
     def apply(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
