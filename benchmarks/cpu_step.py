@@ -1,7 +1,8 @@
 """CPU cost of one render step against the bare model, with each switch off, and Lucent's.
 
 For EfficientNet-Lite0 (its real ImageNet weights, ``_blocks.10``), InceptionV1
-(``opt.models.googlenet``, random weights, ``mixed4a``) and torchvision resnet50 (random
+(``opt.models.googlenet``, random weights in the pretrained configuration, ``mixed4a``) and
+torchvision resnet50 (random
 weights, ``layer3``) at 224 px and batch 1 / 8 it times, interleaved round by round (each round
 one ``optimize()`` call of ``--steps`` steps, so both sides see the same machine load), the
 median per step of:
@@ -11,7 +12,9 @@ median per step of:
 * ``optim``: ``InputOptimization`` with ``NaturalImage`` + ``TransformationRobustness()`` and
   ``ChannelActivation(target, 7)``, default ``FastPath()`` (the switches on where they help);
 * ``optim -fold`` / ``optim -fuse``: the same with ``fold_batchnorm`` / ``fuse_transforms`` off;
-* ``optim lucent-tf``: optim with Lucent's transform stack (``standard_transforms``);
+* ``optim lucent-tf``: optim with Lucent's own transform stack (``standard_transforms``);
+* ``optim lucent-fused``: optim with Lucent's stack's parameters as one fused warp (pad 12
+  with 0.5, jitter 8, zoom 0.9-1.1, rotation -10..10 degrees, jitter 4);
 * ``lucent``: Lucent 0.1.8's ``render_vis`` step (its FFT image, its transforms, its whole
   forward), when ``lucent`` imports (``pip install --no-deps torch-lucent==0.1.8
   kornia==0.4.1 decorator ipython``).
@@ -42,9 +45,25 @@ from optim.optimization import FastPath
 CHANNEL = 7
 MODELS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "lite0": (lambda: opt.models.efficientnet_lite0(pretrained=True), "_blocks.10"),
-    "inceptionv1": (lambda: opt.models.googlenet(pretrained=False), "mixed4a"),
+    # random weights in the pretrained configuration (input transform, redirected ReLUs), so
+    # that a channel dead at init still moves
+    "inceptionv1": (
+        lambda: opt.models.googlenet(
+            pretrained=False, transform_input=True, replace_relus_with_redirectedrelu=True
+        ),
+        "mixed4a",
+    ),
     "resnet50": (lambda: torchvision.models.resnet50(weights=None), "layer3"),
 }
+
+
+def lucent_fused() -> nn.Module:
+    """Lucent's ``standard_transforms`` distribution as optim's one-warp transform."""
+    return opt.transforms.FusedTransformationRobustness(
+        padding=12, fill=0.5, translate=[4], scale=[1 + (i - 5) / 50 for i in range(11)],
+        degrees=list(range(-10, 11)) + 5 * [0], final_translate=2, per_sample=False,
+        resize_canvas=True,
+    )  # fmt: skip
 
 
 def lucent_transforms() -> nn.Module | None:
@@ -129,6 +148,9 @@ def measure(name: str, batch: int, args) -> None:
     lucent_tf = lucent_transforms()
     if lucent_tf is not None and not args.no_lucent:
         renders["optim lucent-tf"] = OptimRender(model, target, batch, FastPath(), lucent_tf)
+        renders["optim lucent-fused"] = OptimRender(
+            model, target, batch, FastPath(), lucent_fused()
+        )
         renders["lucent"] = LucentRender(model, target, batch)
     runners.update(renders)
     times: dict[str, list[float]] = {key: [] for key in runners}
@@ -143,7 +165,7 @@ def measure(name: str, batch: int, args) -> None:
         ms = 1000 * statistics.median(values)
         final = f"{renders[key].final():8.3f}" if key in renders else " " * 8
         print(
-            f"{name:<12} {batch:>5} {key:<16} {ms:>9.1f} {ms / 1000 / base:>6.2f} {final}",
+            f"{name:<12} {batch:>5} {key:<19} {ms:>9.1f} {ms / 1000 / base:>6.2f} {final}",
             flush=True,
         )
 
@@ -164,7 +186,7 @@ def main() -> None:
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds} "
         f"(+{args.warmup} warm-up) x {args.steps} steps; final objective after all rounds"
     )
-    print(f"{'model':<12} {'batch':>5} {'variant':<16} {'ms/step':>9} {'ratio':>6} {'final':>8}")
+    print(f"{'model':<12} {'batch':>5} {'variant':<19} {'ms/step':>9} {'ratio':>6} {'final':>8}")
     for name in args.models:
         for batch in args.batches:
             measure(name, batch, args)
