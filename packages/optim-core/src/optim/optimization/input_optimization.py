@@ -190,10 +190,11 @@ class InputOptimization:
             loss_summarize_fn: Turns the objective into the scalar to minimise; default
                 :func:`optim.loss.default_loss_summarize` (``-mean``).
             lr: Learning rate of the default optimizer.
-            fast_path: The loop options (frozen model parameters, NaN checks) and GPU
-                switches (channels_last, autocast, CUDA graph); default ``FastPath()``, which
-                changes nothing on CPU except that the model's own parameters get no
-                gradients. ``FastPath.off()`` is the plain loop. A step replayed as a CUDA
+            fast_path: The loop options (frozen model parameters, folded batch norms, NaN
+                checks), the fused transforms and the GPU switches (channels_last, autocast,
+                CUDA graph); default ``FastPath()``, which on CPU freezes the model's own
+                parameters, folds its batch norms and fuses ``TransformationRobustness`` into
+                one warp. ``FastPath.off()`` is the plain loop. A step replayed as a CUDA
                 graph has a contract: see :mod:`optim.optimization.step_runner`.
 
         Returns:

@@ -181,7 +181,7 @@ def render_layer(
         device: where to render; default the model's device.
         show_progress: show one tqdm progress bar over all batches.
         fast_path: the GPU switches (:class:`~optim.optimization.FastPath`); default
-            ``FastPath()``, which on CPU renders exactly like the plain loop.
+            ``FastPath()``, which on CPU fuses the transforms and folds batch norms.
 
     Returns:
         A :class:`LayerRenderResult`: one image, one objective history and one final objective

@@ -238,7 +238,7 @@ def render(
         device: where to render; default the model's device (the model is never moved).
         show_progress: show a tqdm progress bar.
         fast_path: the GPU switches (:class:`~optim.optimization.FastPath`); default
-            ``FastPath()``, which on CPU renders exactly like the plain loop.
+            ``FastPath()``, which on CPU fuses the transforms and folds batch norms.
 
     Returns:
         A :class:`RenderResult` with the images, the objective per step, the final objective,
