@@ -17,10 +17,12 @@ def _check_vector(vec: object, objective: str) -> torch.Tensor:
 
 
 def _check_channels(vec: torch.Tensor, activation: torch.Tensor, objective: str) -> None:
-    if vec.numel() != activation.shape[1]:
+    """One entry per channel, or a single entry that broadcasts over them (as torch does)."""
+    if vec.numel() not in (1, activation.shape[1]):
         raise ValueError(
             f"{objective}: vec has {vec.numel()} entries but the target has "
-            f"{activation.shape[1]} channels; give one entry per channel."
+            f"{activation.shape[1]} channels; give one entry per channel (or a single entry "
+            "for all of them)."
         )
 
 
@@ -101,7 +103,8 @@ class NeuronDirection(BaseLoss):
         if self.channel_index is not None:
             check_channel_index(self.channel_index, activation, self.__name__)
             channel = slice(self.channel_index, self.channel_index + 1)
-            activation, vec = activation[:, channel], vec[:, channel]
+            activation = activation[:, channel]
+            vec = vec if vec.shape[1] == 1 else vec[:, channel]  # a single entry broadcasts
         return dot_cossim(vec, activation, cossim_pow=self.cossim_pow)
 
 
@@ -192,7 +195,7 @@ class TensorDirection(BaseLoss):
     def __call__(self, targets_to_values: TargetsToValues) -> torch.Tensor:
         activation = self.activation(targets_to_values)
         check_dims(activation, 4, self.__name__)
-        _check_channels(self.vec[0, :, 0, 0], activation, self.__name__)
+        _check_channels(self.vec[0, :, 0, 0], activation, self.__name__)  # C or 1 channels
         height, width = self.vec.shape[2:]
         act_height, act_width = activation.shape[2:]
         if height > act_height or width > act_width:

@@ -56,10 +56,11 @@ class ActivationWeights(BaseLoss):
 
     def __call__(self, targets_to_values: TargetsToValues) -> torch.Tensor:
         activation = self.activation(targets_to_values)
-        if self.weights.numel() != activation.shape[1]:
+        if self.weights.numel() not in (1, activation.shape[1]):  # a single weight broadcasts
             raise ValueError(
                 f"{self.__name__}: {self.weights.numel()} weights for a target with "
-                f"{activation.shape[1]} channels; give one weight per channel."
+                f"{activation.shape[1]} channels; give one weight per channel (or a single "
+                "weight for all of them)."
             )
         weights = self.converted_like(self.weights, activation)
         if not self.neuron:
