@@ -12,6 +12,11 @@ from torch import nn
 from optim.checks import check_int, is_real
 
 
+class SmoothingDimError(ValueError, RuntimeError):
+    """An unsupported ``dim``: a ``RuntimeError`` as the spec row says, and a ``ValueError``
+    like every other bad argument of optim."""
+
+
 def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list:
     values = [value] * dim if is_real(value) else list(value)
     if len(values) != dim:
@@ -47,7 +52,7 @@ class GaussianSmoothing(nn.Module):
     ) -> None:
         super().__init__()
         if dim not in (1, 2, 3):
-            raise ValueError(f"GaussianSmoothing supports dim 1, 2 or 3, got {dim}.")
+            raise SmoothingDimError(f"GaussianSmoothing supports dim 1, 2 or 3, got {dim}.")
         check_int(channels, "channels", minimum=1)
         sizes = [int(s) for s in _per_dim(kernel_size, dim, "kernel_size")]
         sigmas = _per_dim(sigma, dim, "sigma")

@@ -1,5 +1,8 @@
-"""SPEC §3 rows of the direction and weight objectives: a single weight or vector entry
-broadcasts over every channel, as the rows' formulas (``a · w.view(1, -1, 1, 1)``) do in torch.
+"""SPEC rows checked against their formulas.
+
+Direction and weight objectives (§3): a single weight or vector entry broadcasts over every
+channel, as the rows' formulas (``a · w.view(1, -1, 1, 1)``) do in torch. GaussianSmoothing
+(§4): the dim check raises the row's RuntimeError.
 
 Oracles: the formulas written out in numpy.
 """
@@ -62,5 +65,13 @@ def test_tensor_direction_single_channel():  # row: centre crop to vec's h x w, 
     ],
 )
 def test_a_count_that_cannot_broadcast_is_still_an_error(make):
-    with pytest.raises(ValueError, match="5 channels; give one (entry|weight) per channel"):
+    with pytest.raises(ValueError, match=r"5 channels; give one (entry|weight) per channel"):
         make()({LAYER: ACTS})
+
+
+def test_gaussian_smoothing_dim_check_is_a_runtime_error():  # row: dim ∉ {1,2,3} → RuntimeError
+    from optim.transforms import GaussianSmoothing
+
+    for error in (RuntimeError, ValueError):
+        with pytest.raises(error, match="dim 1, 2 or 3, got 4"):
+            GaussianSmoothing(3, 3, 1.0, dim=4)
