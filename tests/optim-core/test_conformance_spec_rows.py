@@ -75,3 +75,19 @@ def test_gaussian_smoothing_dim_check_is_a_runtime_error():  # row: dim ∉ {1,2
     for error in (RuntimeError, ValueError):
         with pytest.raises(error, match="dim 1, 2 or 3, got 4"):
             GaussianSmoothing(3, 3, 1.0, dim=4)
+
+
+def test_shared_image_keeps_its_tensors_as_simple_tensor_parameterizations():
+    # rows: SharedImage's shared tensors are randn Parameters; SimpleTensorParameterization
+    # is the JIT-friendly wrapper "used inside SharedImage (ModuleList instead of ParameterList)"
+    from optim.images import PixelImage, SharedImage, SimpleTensorParameterization
+
+    image = SharedImage([(1, 3, 4, 4), (3, 2, 2)], PixelImage((8, 8)))
+    assert isinstance(image.shared_init, nn.ModuleList)
+    assert all(isinstance(m, SimpleTensorParameterization) for m in image.shared_init)
+    shapes = [tuple(m.tensor.shape) for m in image.shared_init]
+    assert shapes == [(1, 3, 4, 4), (1, 3, 2, 2)]  # left-padded with 1s
+    optimised = {id(p) for p in image.parameters()}
+    assert all(id(m.tensor) in optimised and m.tensor.requires_grad for m in image.shared_init)
+    image().sum().backward()
+    assert all(m.tensor.grad is not None for m in image.shared_init)

@@ -87,7 +87,7 @@ def test_shared_image_adds_resized_shared_tensor_to_every_item():
     out = shared().detach()
     assert out.shape == (2, 3, 8, 8)
     assert torch.equal(out[0], out[1])
-    param = shared.shared_init[0].detach()
+    param = shared.shared_init[0].tensor.detach()
     expected = torch.nn.functional.interpolate(param, size=(8, 8), mode="bilinear")
     torch.testing.assert_close(out[:1], expected)
 
@@ -96,8 +96,8 @@ def test_shared_image_channel_and_batch_resize_keep_constants():
     inner = SimpleTensorParameterization(torch.zeros(3, 4, 6, 6))
     shared = SharedImage([(1, 1, 2, 2), (2, 2, 3, 3)], inner)
     with torch.no_grad():
-        shared.shared_init[0].fill_(1.0)
-        shared.shared_init[1].fill_(2.0)
+        shared.shared_init[0].tensor.fill_(1.0)
+        shared.shared_init[1].tensor.fill_(2.0)
     torch.testing.assert_close(shared(), torch.full((3, 4, 6, 6), 3.0))
 
 
@@ -105,8 +105,8 @@ def test_shared_image_offset_matches_numpy():
     inner = SimpleTensorParameterization(torch.zeros(1, 1, 4, 4, dtype=torch.float64))
     shared = SharedImage([(1, 1, 4, 4)], inner, offset=(1, 0))
     with torch.no_grad():
-        shared.shared_init[0].copy_(torch.arange(16.0).view(1, 1, 4, 4))
-    param = shared.shared_init[0].detach().double().numpy()
+        shared.shared_init[0].tensor.copy_(torch.arange(16.0).view(1, 1, 4, 4))
+    param = shared.shared_init[0].tensor.detach().double().numpy()
     padded = np.pad(param, ((0, 0), (0, 0), (1, 1), (0, 0)), mode="symmetric")
     expected = np.roll(padded, 1, axis=2)[:, :, :4, :4]
     np.testing.assert_allclose(shared().detach().numpy(), expected)

@@ -10,6 +10,7 @@ from torch import nn
 
 from optim.checks import is_int
 from optim.images.parameterization import ImageParameterization
+from optim.images.simple_tensor import SimpleTensorParameterization
 from optim.transforms.symmetric_padding import SymmetricPadding
 
 
@@ -92,8 +93,10 @@ class SharedImage(ImageParameterization):
             if not 2 <= len(dims) <= 4 or min(dims) < 1:
                 raise ValueError(f"Shared shapes need 2 to 4 positive dims, got {tuple(shape)}.")
             dims = [1] * (4 - len(dims)) + dims
-            tensors.append(nn.Parameter(torch.randn(dims, generator=generator)))
-        self.shared_init = nn.ParameterList(tensors)
+            tensors.append(torch.randn(dims, generator=generator).requires_grad_())
+        # Each shared tensor is an optimised SimpleTensorParameterization, in a ModuleList (the
+        # TorchScript-friendly container the spec names) rather than a ParameterList.
+        self.shared_init = nn.ModuleList(SimpleTensorParameterization(t) for t in tensors)
         self.parameterization = parameterization
         self.offset = _as_offsets(offset, len(tensors))
         self.has_offset = self.offset is not None
@@ -122,8 +125,8 @@ class SharedImage(ImageParameterization):
             image.shape[3],
         )
         shared: list[torch.Tensor] = []
-        for param in self.shared_init:
-            shared.append(_resize(param, batch, channels, height, width))
+        for tensor in self.shared_init:
+            shared.append(_resize(tensor(), batch, channels, height, width))
         if self.has_offset:
             shared = self._apply_offset(shared)
         return image + torch.stack(shared).sum(0)
