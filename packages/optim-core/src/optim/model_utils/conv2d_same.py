@@ -74,7 +74,7 @@ class Conv2dSame(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() not in (3, 4):
-            raise ValueError(f"Conv2dSame expects a CHW or NCHW tensor, got shape {tuple(x.shape)}")
+            raise ValueError(f"Conv2dSame expects a CHW or NCHW tensor, got shape {list(x.shape)}")
         top, bottom = same_padding(
             x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0]
         )

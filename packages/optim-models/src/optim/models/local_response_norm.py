@@ -143,6 +143,12 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         return cached
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():  # the same values, through torch's own kernel
+            return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+        return self._forward_eager(input)
+
+    @torch.jit.unused
+    def _forward_eager(self, input: torch.Tensor) -> torch.Tensor:
         if not isinstance(input, torch.Tensor):
             raise TypeError(f"LocalResponseNorm expects a tensor, got {type(input).__name__}")
         if input.dim() != 4 or not input.is_floating_point():
