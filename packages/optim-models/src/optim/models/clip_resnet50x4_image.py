@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optim.models.factory import build_model
-from optim.models.layer_options import activation_and_pool, check_image_input
+from optim.models.layer_options import activation_and_pool, as_batch, check_image_input
 
 __all__ = [
     "AttentionPool2d",
@@ -106,12 +106,11 @@ class AttentionPool2d(nn.Module):
         self.c_proj = nn.Linear(in_features, out_features)
         self.num_heads = num_heads
 
-    @torch.jit.ignore
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (self.spacial_size, self.spacial_size):
+        if x.shape[-2] != self.spacial_size or x.shape[-1] != self.spacial_size:
             raise ValueError(
                 f"AttentionPool2d was trained on {self.spacial_size}x{self.spacial_size} "
-                f"feature maps (288x288 images for RN50x4) but got {tuple(x.shape[-2:])}. "
+                f"feature maps (288x288 images for RN50x4) but got {list(x.shape[-2:])}. "
                 "Resize the input, or build the model with use_attnpool=False."
             )
         x = x.flatten(2).permute(2, 0, 1)  # (HW, B, C)
@@ -160,6 +159,8 @@ class CLIP_ResNet50x4Image(nn.Module):
         torch.Size([1, 2560, 2, 2])
     """
 
+    __constants__ = ["use_attnpool"]  # TorchScript compiles the branch that exists
+
     def __init__(
         self,
         transform_input: bool = False,
@@ -207,7 +208,10 @@ class CLIP_ResNet50x4Image(nn.Module):
         """``(x - CLIP mean) / CLIP std`` for RGB in [0, 1] (with ``transform_input``)."""
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__, model=self)
+        if torch.jit.is_scripting():  # the checks read values back: eager only
+            x = as_batch(x)
+        else:
+            x = check_image_input(x, type(self).__name__, model=self)
         return (x - self.input_mean) / self.input_std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -117,6 +117,18 @@ class CLIP_ResNet50x4Text(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():  # the checks format messages in Python: eager only
+            text = text.unsqueeze(0) if text.dim() == 1 else text
+        else:
+            text = self._checked_tokens(text)
+        x = self.token_embedding(text) + self.positional_embedding[: text.shape[1]]
+        x = self.ln_final(self.transformer(x))
+        eot = x[torch.arange(x.shape[0], device=x.device), text.argmax(dim=-1)]
+        return eot @ self.text_projection
+
+    @torch.jit.unused
+    def _checked_tokens(self, text: torch.Tensor) -> torch.Tensor:
+        """``text`` as ``[B, L]`` int tokens, or the error saying what is wrong."""
         if not isinstance(text, torch.Tensor) or text.dtype not in (torch.int32, torch.int64):
             raise TypeError(
                 "CLIP_ResNet50x4Text expects int tokens [B, L] (use optim.models.CLIPTokenizer), "
@@ -129,10 +141,7 @@ class CLIP_ResNet50x4Text(nn.Module):
                 f"Expected tokens shaped [B, L] with L <= {self.content_length}, got "
                 f"{tuple(text.shape)}"
             )
-        x = self.token_embedding(text) + self.positional_embedding[: text.shape[1]]
-        x = self.ln_final(self.transformer(x))
-        eot = x[torch.arange(x.shape[0], device=x.device), text.argmax(dim=-1)]
-        return eot @ self.text_projection
+        return text
 
 
 def clip_resnet50x4_text(

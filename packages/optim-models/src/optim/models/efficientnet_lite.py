@@ -17,7 +17,7 @@ from torch import nn
 
 from optim.model_utils import Conv2dSame, RedirectedReLU, SkipLayer
 from optim.models.factory import build_model
-from optim.models.layer_options import check_image_input
+from optim.models.layer_options import as_batch, check_image_input
 
 __all__ = [
     "EfficientNetLite",
@@ -104,6 +104,12 @@ class _RedirectedReLU6(nn.Module):
     """ReLU6 whose lower bound lets the gradient through when it would be all zero."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():  # the same forward values; the redirection is for renders
+            return x.clamp(0.0, 6.0)
+        return self._redirected(x)
+
+    @torch.jit.unused
+    def _redirected(self, x: torch.Tensor) -> torch.Tensor:
         return RedirectedReLU.apply(x).clamp(max=6.0)
 
 
@@ -138,6 +144,8 @@ class MBConvBlock(nn.Module):
         >>> block(torch.zeros(1, 8, 5, 5)).shape
         torch.Size([1, 8, 5, 5])
     """
+
+    __constants__ = ["has_expansion", "has_skip"]  # TorchScript compiles the branches that exist
 
     def __init__(
         self,
@@ -245,6 +253,8 @@ class EfficientNetLite(nn.Module):
         """``(x - 0.5) / 0.5`` for RGB in [0, 1] (with ``transform_input``)."""
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
+        if torch.jit.is_scripting():  # the checks read values back: eager only
+            return (as_batch(x) - 0.5) / 0.5
         return (check_image_input(x, type(self).__name__, model=self) - 0.5) / 0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,8 @@ class GoogLeNetBase(nn.Module):
     ``mixedXX`` is the pre-ReLU concatenation and ``mixedXX_relu`` the activation after it.
     """
 
+    __constants__ = ["aux_logits"]  # TorchScript compiles only the branches that exist
+
     def __init__(
         self,
         config: GoogLeNetConfig,
@@ -108,11 +110,15 @@ class GoogLeNetBase(nn.Module):
         x = self.mixed3b_relu(self.mixed3b(x))
         x = self.pool3(x)
         x = self.mixed4a_relu(self.mixed4a(x))
-        aux1 = self.aux1(x) if self.aux_logits else None
+        aux1: torch.Tensor | None = None
+        if self.aux_logits:
+            aux1 = self.aux1(x)
         x = self.mixed4b_relu(self.mixed4b(x))
         x = self.mixed4c_relu(self.mixed4c(x))
         x = self.mixed4d_relu(self.mixed4d(x))
-        aux2 = self.aux2(x) if self.aux_logits else None
+        aux2: torch.Tensor | None = None
+        if self.aux_logits:
+            aux2 = self.aux2(x)
         x = self.mixed4e_relu(self.mixed4e(x))
         x = self.pool4(x)
         x = self.mixed5a_relu(self.mixed5a(x))

@@ -9,7 +9,7 @@ import torch
 
 from optim.models.factory import build_model
 from optim.models.googlenet_base import GoogLeNetBase, GoogLeNetConfig
-from optim.models.layer_options import check_image_input
+from optim.models.layer_options import as_batch, check_image_input
 
 __all__ = ["GOOGLENET_URL", "InceptionV1", "googlenet"]
 
@@ -89,7 +89,10 @@ class InceptionV1(GoogLeNetBase):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__, model=self)
+        if torch.jit.is_scripting():  # the checks read values back: eager only
+            x = as_batch(x)
+        else:
+            x = check_image_input(x, type(self).__name__, model=self)
         x = x * 255 - 117
         return x.flip(1) if self.bgr_transform else x  # RGB -> BGR, no host index tensor
 

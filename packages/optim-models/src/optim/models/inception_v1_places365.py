@@ -9,7 +9,7 @@ import torch
 
 from optim.models.factory import build_model
 from optim.models.googlenet_base import GoogLeNetBase, GoogLeNetConfig
-from optim.models.layer_options import check_image_input
+from optim.models.layer_options import as_batch, check_image_input
 
 __all__ = ["GOOGLENET_PLACES365_URL", "InceptionV1Places365", "googlenet_places365"]
 
@@ -86,7 +86,10 @@ class InceptionV1Places365(GoogLeNetBase):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__, model=self)
+        if torch.jit.is_scripting():  # the checks read values back: eager only
+            x = as_batch(x)
+        else:
+            x = check_image_input(x, type(self).__name__, model=self)
         x = x * 255 - self.input_mean
         return x.flip(1)  # RGB -> BGR without an index tensor from the host
 

@@ -39,6 +39,17 @@ def activation_and_pool(
     return nn.ReLU, nn.MaxPool2d
 
 
+def as_batch(x: torch.Tensor) -> torch.Tensor:
+    """A CHW image as a batch of one (NCHW unchanged): what the models do when scripted, where
+    :func:`check_image_input`'s checks (which read values back) are left out.
+
+    Example:
+        >>> as_batch(torch.zeros(3, 4, 4)).shape
+        torch.Size([1, 3, 4, 4])
+    """
+    return x.unsqueeze(0) if x.dim() == 3 else x
+
+
 def check_image_input(
     x: torch.Tensor, model_name: str, warn_range: bool = True, *, model: nn.Module | None = None
 ) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 
 from optim.checks import is_int
 from optim.models.factory import build_model
-from optim.models.layer_options import activation_and_pool, check_image_input
+from optim.models.layer_options import activation_and_pool, as_batch, check_image_input
 
 __all__ = ["VGG", "VGG16_LAYERS", "VGG16_URL", "vgg16"]
 
@@ -83,6 +83,8 @@ class VGG(nn.Module):
         torch.Size([1, 512, 7, 7])
     """
 
+    __constants__ = ["classifier_logits"]  # TorchScript compiles the branch that exists
+
     def __init__(
         self,
         layers: list[int | str] = VGG16_LAYERS,
@@ -121,7 +123,10 @@ class VGG(nn.Module):
         """``x * 255`` (with ``scale_input``) minus the Caffe mean, then RGB -> BGR."""
         if not self.transform_input:
             return x.unsqueeze(0) if x.dim() == 3 else x
-        x = check_image_input(x, type(self).__name__, warn_range=self.scale_input, model=self)
+        if torch.jit.is_scripting():  # the checks read values back: eager only
+            x = as_batch(x)
+        else:
+            x = check_image_input(x, type(self).__name__, warn_range=self.scale_input, model=self)
         if self.scale_input:
             x = x * 255
         return (x - self.input_mean).flip(1)  # RGB -> BGR without a host index tensor
