@@ -1,7 +1,7 @@
-"""TorchScript of the zoo (SPEC: every zoo model is scriptable with ``torch.jit.script``):
-each factory, plain and in its pretrained configuration (redirected ReLUs), scripts and gives
-the eager model's outputs. Not yet: the linear-only variants (``SkipLayer`` takes extra
-arguments) and ``torch.export``."""
+"""TorchScript and ``torch.export`` of the zoo (SPEC: every zoo model is scriptable with
+``torch.jit.script``; TorchScript is deprecated, so ``torch.export`` too): each factory, plain,
+in its pretrained configuration (redirected ReLUs, input transform) and linear-only, and the
+CLIP text tower with token input, compile and give the eager model's outputs."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ ZOO = {
 CONFIGS = {
     "plain": {},
     "redirected": {"transform_input": True, "replace_relus_with_redirectedrelu": True},
+    "linear": {"use_linear_modules_only": True},  # SkipLayer scripts as an identity
 }
 
 
@@ -62,3 +63,27 @@ def test_clip_text_tower_scripts_with_token_input():
     scripted = torch.jit.script(model)
     with torch.no_grad():
         torch.testing.assert_close(scripted(tokens), model(tokens), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("name", list(ZOO))
+def test_every_zoo_model_exports_to_the_same_outputs(name, config):
+    build, size = ZOO[name]
+    torch.manual_seed(0)
+    model = build(**CONFIGS[config]).eval()
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    exported = torch.export.export(model, (x,)).module()
+    with torch.no_grad():
+        eager, traced = _first(model(x)), _first(exported(x))
+    # the same kernels on the same values, recorded: float32 rounding at most
+    scale = float(eager.abs().max())
+    torch.testing.assert_close(traced, eager, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_clip_text_tower_exports_with_token_input():
+    torch.manual_seed(0)
+    model = opt.models.clip_resnet50x4_text(num_residual_layers=2).eval()
+    tokens = torch.randint(0, 49408, (2, 77), generator=torch.Generator().manual_seed(0))
+    exported = torch.export.export(model, (tokens,)).module()
+    with torch.no_grad():
+        torch.testing.assert_close(exported(tokens), model(tokens), rtol=1e-5, atol=1e-5)

@@ -29,6 +29,10 @@ class SkipLayer(nn.Module):
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         return x
 
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles instead (it takes no ``*args``): an identity."""
+        return nn.Identity()
+
 
 def skip_layers(model: nn.Module, layers: LayerTypes) -> None:
     """Replace, in place, every layer of the given type(s) with a :class:`SkipLayer`.

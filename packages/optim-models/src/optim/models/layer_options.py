@@ -84,6 +84,8 @@ def check_image_input(
         raise TypeError(f"model must be an nn.Module or None, got {type(model).__name__}")
     if not warn_range or x.device.type == "meta" or torch.jit.is_scripting() or capturing_step():
         return x
+    if torch.compiler.is_compiling():  # torch.export / torch.compile: no values to read
+        return x
     if _reading_back_syncs(x):
         if model is not None and model in _RANGE_CHECKED:
             return x
