@@ -91,3 +91,33 @@ def test_shared_image_keeps_its_tensors_as_simple_tensor_parameterizations():
     assert all(id(m.tensor) in optimised and m.tensor.requires_grad for m in image.shared_init)
     image().sum().backward()
     assert all(m.tensor.grad is not None for m in image.shared_init)
+
+
+_SCRIPTABLE = {  # §4: "Most are TorchScript-compatible"; these script and match eager
+    "CenterCrop": lambda t: t.CenterCrop(8),
+    "CenterCrop padding": lambda t: t.CenterCrop(40, padding_mode="reflect"),
+    "CenterCrop pixels_from_edges": lambda t: t.CenterCrop(5, pixels_from_edges=True),
+    "ToRGB": lambda t: t.ToRGB(),
+    "IgnoreAlpha": lambda t: t.IgnoreAlpha(),
+    "ScaleInputRange": lambda t: t.ScaleInputRange(255),
+    "RGBToBGR": lambda t: t.RGBToBGR(),
+    "GaussianSmoothing": lambda t: t.GaussianSmoothing(3, 3, 1.0),
+    "RandomScale": lambda t: t.RandomScale([0.9, 1.1]),
+    "RandomSpatialJitter": lambda t: t.RandomSpatialJitter(2),
+    "RandomRotation": lambda t: t.RandomRotation([0, 10]),
+    "TransformationRobustness": lambda t: t.TransformationRobustness(),
+    "FusedTransformationRobustness": lambda t: t.FusedTransformationRobustness(),
+}
+
+
+@pytest.mark.parametrize("name", list(_SCRIPTABLE))
+def test_transforms_script_and_match_eager(name):
+    import optim as opt
+
+    transform = _SCRIPTABLE[name](opt.transforms)
+    scripted = torch.jit.script(transform)
+    x = torch.rand(2, 4 if name == "IgnoreAlpha" else 3, 32, 32)
+    torch.manual_seed(5)  # the random ones draw the same numbers from the same generator
+    eager = transform(x)
+    torch.manual_seed(5)
+    torch.testing.assert_close(scripted(x), eager, rtol=1e-6, atol=1e-6)
