@@ -107,13 +107,12 @@ class LucentRender:
     """Lucent 0.1.8's render_vis, ``steps`` steps per call, continuing the same image."""
 
     def __init__(self, model, target, batch, seed=0):
-        from lucent.optvis import objectives, param, render, transform
+        from lucent.optvis import objectives, param, render
 
         torch.manual_seed(seed)
-        self.render, self.transform = render, transform
+        self.render = render
         self.params, self.image_f = param.image(224, batch=batch)
         self.objective = objectives.channel(target.replace(".", "_"), CHANNEL)
-        self.optimizer = lambda params: torch.optim.Adam(params, lr=0.05)
         self.model, self.target = model, target
         self._adam = torch.optim.Adam(self.params, lr=0.05)
 

@@ -42,24 +42,24 @@ Pair = tuple[nn.Conv2d, nn.BatchNorm2d]
 
 
 def conv_batchnorm_pairs(
-    model: nn.Module,
-    probe: torch.Tensor,
-    targets: Iterable[nn.Module] = (),
-    outputs: list | None = None,
+    model: nn.Module, probe: torch.Tensor, targets: Iterable[nn.Module] = ()
 ) -> list[Pair]:
     """The ``(conv, batch norm)`` pairs of ``model`` that :func:`folded_batchnorm` folds, found
     by running ``model`` once on ``probe`` (no gradients), up to the last of ``targets`` (the
-    modules whose outputs are read: they are not folded). ``outputs`` receives the targets'
-    outputs of that pass.
+    modules whose outputs are read: they are not folded).
 
     Example:
         >>> model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).eval()
         >>> len(conv_batchnorm_pairs(model, torch.rand(1, 3, 4, 4)))
         1
     """
+    return _probe(model, probe, list(targets))[0]
+
+
+def _probe(model: nn.Module, probe: torch.Tensor, targets: list[nn.Module]) -> tuple[list, list]:
+    """The foldable pairs and the targets' outputs, from one pass up to the last target."""
     if not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
-        return []  # nothing to fold: no probe run
-    targets = list(targets)
+        return [], []  # nothing to fold: no probe run
     excluded = {id(m) for m in targets}
     produced: dict[int, nn.Conv2d] = {}  # id(output tensor) -> the conv that returned it
     calls: dict[int, int] = {}
@@ -83,13 +83,11 @@ def conv_batchnorm_pairs(
         elif isinstance(module, nn.Conv2d):
             handles.append(module.register_forward_hook(on_conv))
     try:
-        found_outputs = _outputs(model, targets, probe)  # stops after the last target
-        if outputs is not None:
-            outputs.extend(found_outputs)
+        outputs = _outputs(model, targets, probe)  # stops after the last target
     finally:
         for handle in handles:
             handle.remove()
-    return [
+    pairs = [
         (conv, bn)
         for conv, bn in found
         if not bn.training
@@ -99,6 +97,7 @@ def conv_batchnorm_pairs(
         and calls[id(bn)] == 1
         and not {id(conv), id(bn)} & excluded
     ]
+    return pairs, outputs
 
 
 def fold_tolerance(dtype: torch.dtype = torch.float32) -> float:
@@ -170,8 +169,7 @@ def folded_batchnorm(
     if probe.is_meta:  # no values to check the folded model against
         yield []
         return
-    before: list = []
-    pairs = conv_batchnorm_pairs(model, probe, targets, outputs=before)
+    pairs, before = _probe(model, probe, targets)
     if not pairs:
         yield []
         return

@@ -271,10 +271,9 @@ class FastRunner(EagerRunner):
 
 
 def runner_for(fast: ResolvedFastPath) -> EagerRunner:
-    """:class:`EagerRunner` when no GPU switch is on, else :class:`FastRunner`."""
-    if fast.channels_last or fast.autocast_dtype is not None or fast.cuda_graph:
-        return FastRunner(fast)
-    if fast.fuse_transforms:
+    """:class:`EagerRunner` when no switch is on, else :class:`FastRunner`."""
+    switches = (fast.channels_last, fast.autocast_dtype is not None, fast.cuda_graph)
+    if any(switches) or fast.fuse_transforms:
         return FastRunner(fast)
     return EagerRunner(fast.device)
 

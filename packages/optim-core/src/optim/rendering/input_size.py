@@ -22,7 +22,7 @@ from torch import nn
 
 from optim.checks import check_size
 
-__all__ = ["check_input_size", "render_size", "required_input_size"]
+__all__ = ["check_input_size", "is_torchvision_vit", "render_size", "required_input_size"]
 
 Size = tuple[int, int]
 
@@ -55,13 +55,20 @@ def required_input_size(model: nn.Module) -> Size | None:
     embed = getattr(model, "patch_embed", None)  # timm
     if embed is not None and getattr(embed, "strict_img_size", False):
         return _pair(getattr(embed, "img_size", None))
-    if hasattr(model, "patch_size") and hasattr(model, "class_token"):  # torchvision ViT
+    if is_torchvision_vit(model):
         return _pair(getattr(model, "image_size", None))
     return None
 
 
-def check_input_size(model: nn.Module, size: Size) -> None:
-    """Fail unless ``model`` runs at ``size`` (when it takes one size only).
+def is_torchvision_vit(model: nn.Module) -> bool:
+    """Whether ``model`` looks like torchvision's ``VisionTransformer`` (one class token,
+    ``image_size``), which declares neither its input size nor its prefix tokens."""
+    return hasattr(model, "patch_size") and hasattr(model, "class_token")
+
+
+def check_input_size(model: nn.Module, size: Size) -> Size | None:
+    """Fail unless ``model`` runs at ``size`` (when it takes one size only); returns the size
+    it needs (``None``: any).
 
     Raises:
         ValueError: naming the size the model expects and how to ask for it.
@@ -75,7 +82,7 @@ def check_input_size(model: nn.Module, size: Size) -> None:
     """  # noqa: E501
     required = required_input_size(model)
     if required is None or tuple(size) == required:
-        return
+        return required
     height, width = required
     asked = f"{height}" if height == width else f"({height}, {width})"
     raise ValueError(

@@ -22,6 +22,7 @@ from __future__ import annotations
 from torch import nn
 
 from optim.loss.layout import ActivationLayout, patch_grid
+from optim.rendering.input_size import is_torchvision_vit
 
 __all__ = ["MAX_PREFIX_TOKENS", "layer_layout"]
 
@@ -35,7 +36,7 @@ def _declared_prefix(model: nn.Module) -> int | None:
     count = getattr(model, "num_prefix_tokens", None)  # timm
     if isinstance(count, int) and not isinstance(count, bool):
         return count
-    if hasattr(model, "class_token") and hasattr(model, "patch_size"):  # torchvision ViT
+    if is_torchvision_vit(model):  # one class token
         return 1
     return None
 

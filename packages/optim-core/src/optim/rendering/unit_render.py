@@ -22,7 +22,7 @@ from optim.rendering.engine import (
     progress_bar,
     resolve_device,
 )
-from optim.rendering.input_size import check_input_size, render_size, required_input_size
+from optim.rendering.input_size import check_input_size, render_size
 from optim.rendering.objective import default_objective, unit_objective
 from optim.rendering.pipeline import build_image, build_transforms, check_buildable
 from optim.rendering.result import RenderResult
@@ -280,8 +280,7 @@ def render_spec(
     inputs = inputs or RenderInputs()
     device = resolve_device(model, spec.device)
     spec = spec.with_seed().replace(device=str(device))
-    check_input_size(model, spec.size)
-    fixed_size = required_input_size(model)
+    fixed_size = check_input_size(model, spec.size)  # the one size it takes, if any
     if inputs.objective is not None:
         objective, keep_size = inputs.objective, fixed_size is not None
     else:

@@ -8,7 +8,7 @@ import weakref
 import torch
 from torch import nn
 
-from optim.model_utils import RedirectedReluLayer, SkipLayer
+from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
 from optim.optimization import capturing_step
 
 __all__ = ["activation_and_pool", "check_image_input"]
@@ -37,6 +37,25 @@ def activation_and_pool(
     if replace_relus_with_redirectedrelu:
         return RedirectedReluLayer, nn.MaxPool2d
     return nn.ReLU, nn.MaxPool2d
+
+
+def replace_activations(
+    model: nn.Module, replace_relus_with_redirectedrelu: bool, use_linear_modules_only: bool
+) -> nn.Module:
+    """The zoo's layer options on a model built elsewhere (torchvision, timm), in place:
+    ``nn.ReLU`` -> :class:`SkipLayer` and ``nn.MaxPool2d`` -> ``nn.AvgPool2d`` (linear only),
+    or ``nn.ReLU`` -> :class:`RedirectedReluLayer`.
+
+    Example:
+        >>> type(replace_activations(nn.Sequential(nn.ReLU()), True, False)[0]).__name__
+        'RedirectedReluLayer'
+    """
+    if use_linear_modules_only:
+        replace_layers(model, nn.ReLU, SkipLayer)
+        replace_layers(model, nn.MaxPool2d, nn.AvgPool2d, transfer_vars=True)
+    elif replace_relus_with_redirectedrelu:
+        replace_layers(model, nn.ReLU, RedirectedReluLayer)
+    return model
 
 
 def as_batch(x: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,8 @@ from typing import Any
 
 from torch import nn
 
-from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
 from optim.models.input_normalization import normalize_input
+from optim.models.layer_options import replace_activations
 from optim.models.weights import (
     WeightsMismatchError,
     WeightsUnavailableError,
@@ -213,9 +213,4 @@ def timm_model(
         model.required_input_size = tuple(int(s) for s in embed.img_size)
     if transform_input if transform_input is not None else load:
         normalize_input(model, config["mean"], config["std"])
-    if use_linear_modules_only:
-        replace_layers(model, nn.ReLU, SkipLayer)
-        replace_layers(model, nn.MaxPool2d, nn.AvgPool2d, transfer_vars=True)
-    elif replace_relus_with_redirectedrelu:
-        replace_layers(model, nn.ReLU, RedirectedReluLayer)
-    return model
+    return replace_activations(model, replace_relus_with_redirectedrelu, use_linear_modules_only)

@@ -16,8 +16,9 @@ from typing import Any
 
 from torch import nn
 
-from optim.model_utils import RedirectedReluLayer, SkipLayer, replace_layers
+from optim.checks import check_size
 from optim.models.input_normalization import normalize_input
+from optim.models.layer_options import replace_activations
 from optim.models.weights import WeightsUnavailableError, hub_cache_path, load_weights
 
 __all__ = [
@@ -76,10 +77,6 @@ def _input_normalization(name: str) -> tuple[list[float], list[float]]:
     weights = torchvision.models.get_model_weights(name).DEFAULT
     transforms = weights.transforms()
     return list(transforms.mean), list(transforms.std)
-
-
-def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def torchvision_model(
@@ -145,18 +142,13 @@ def torchvision_model(
         )
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     if isinstance(model, torchvision.models.MaxVit):  # its window partitions fit one size only
-        model.required_input_size = _pair(kwargs.get("input_size", (224, 224)))
+        model.required_input_size = check_size(kwargs.get("input_size", 224), "input_size")
     if load:
         load_weights(model, model_path=model_path, remedy=remedy)
         model.eval()
     if transform_input if transform_input is not None else load:
         normalize_input(model, *_input_normalization(name))
-    if use_linear_modules_only:
-        replace_layers(model, nn.ReLU, SkipLayer)
-        replace_layers(model, nn.MaxPool2d, nn.AvgPool2d, transfer_vars=True)
-    elif replace_relus_with_redirectedrelu:
-        replace_layers(model, nn.ReLU, RedirectedReluLayer)
-    return model
+    return replace_activations(model, replace_relus_with_redirectedrelu, use_linear_modules_only)
 
 
 def __getattr__(name: str) -> Any:
