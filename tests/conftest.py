@@ -147,3 +147,45 @@ def fake_module_dist(tmp_path, monkeypatch):
     vars(opt).pop("fakeshapes", None)
     sys.modules.pop("fakeshapes_pkg", None)
     plugins.refresh()
+
+
+def spec_rows_without_a_test(module) -> list[str]:
+    """The names in ``module.SPEC_ROWS`` that no ``@pytest.mark.spec_row(...)`` test names.
+
+    Read from the module's own objects (not the collected items), so ``-k`` cannot hide a row.
+    """
+    covered: set[str] = set()
+    for obj in vars(module).values():
+        for mark in getattr(obj, "pytestmark", []):
+            if mark.name == "spec_row":
+                covered.update(mark.args)
+    return sorted(set(module.SPEC_ROWS) - covered)
+
+
+def unresolvable_spec_rows(module) -> list[str]:
+    """The dotted names in ``module.SPEC_ROWS`` that do not import (``optim.loss.L2`` style)."""
+    import importlib
+
+    missing = []
+    for name in module.SPEC_ROWS:
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                missing.append(name)
+            break
+        else:
+            missing.append(name)
+    return missing
+
+
+@pytest.fixture
+def spec_row_report(request):
+    """``(rows without a test, rows that do not import)`` for the requesting conformance module."""
+    return spec_rows_without_a_test(request.module), unresolvable_spec_rows(request.module)
