@@ -16,6 +16,7 @@ from optim.model_utils import (
     RedirectedReLU,
     RedirectedReluLayer,
     SkipLayer,
+    get_model_layer_shapes,
     get_model_layers,
     replace_layers,
     same_padding,
@@ -233,9 +234,11 @@ def test_get_model_layers_shapes_hand_computed_and_hooks_removed_and_mode_restor
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.BatchNorm2d(4), nn.Flatten())
     model.train()
     running_mean = model[1].running_mean.clone()
-    shapes = get_model_layers(model, input_size=(2, 3, 9, 9))
+    shapes = get_model_layer_shapes(model, input_size=(2, 3, 9, 9))
     assert shapes == {"0": (2, 4, 4, 4), "1": (2, 4, 4, 4), "2": (2, 64)}
-    assert get_model_layers(model, input_size=9)["0"] == (1, 4, 4, 4)
+    assert get_model_layer_shapes(model, input_size=9)["0"] == (1, 4, 4, 4)
+    # The older spelling, get_model_layers with input_size, delegates to get_model_layer_shapes.
+    assert get_model_layers(model, input_size=(2, 3, 9, 9)) == shapes
     assert all(m.training for m in model.modules())
     assert torch.equal(model[1].running_mean, running_mean)  # ran in eval mode
     assert all(not m._forward_hooks for m in model.modules())
@@ -251,16 +254,16 @@ def test_get_model_layers_uncalled_layers_are_none_and_hooks_removed_on_error():
         def forward(self, x):
             return self.used(x)
 
-    assert get_model_layers(Partial(), (4, 4)) == {"used": (1, 3, 4, 4), "unused": None}
+    assert get_model_layer_shapes(Partial(), (4, 4)) == {"used": (1, 3, 4, 4), "unused": None}
 
     broken = nn.Sequential(nn.Linear(5, 5))  # a 4-D image input makes Linear fail
     with pytest.raises(RuntimeError):
-        get_model_layers(broken, input_size=(3, 4, 4))
+        get_model_layer_shapes(broken, input_size=(3, 4, 4))
     assert not broken[0]._forward_hooks
 
 
 def test_get_model_layers_validates_input_size():
     with pytest.raises(ValueError, match=r"\(H, W\)"):
-        get_model_layers(nn.Identity(), input_size=(1, 2, 3, 4, 5))
+        get_model_layer_shapes(nn.Identity(), input_size=(1, 2, 3, 4, 5))
     with pytest.raises(TypeError, match=r"nn\.Module"):
         get_model_layers(object())

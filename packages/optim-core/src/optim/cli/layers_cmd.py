@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from optim.model_utils import get_model_layers
+    from optim.model_utils import get_model_layer_shapes
     from optim.rendering.input_size import render_size
 
     with user_errors():
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     with user_errors():
         size = render_size(model, args.size, default=(DEFAULT_SIZE, DEFAULT_SIZE))
         try:
-            shapes = get_model_layers(model, input_size=size)
+            shapes = get_model_layer_shapes(model, input_size=size)
         except RuntimeError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from optim.model_utils.conv2d_same import Conv2dSame, same_padding
-from optim.model_utils.layers import get_model_layers
+from optim.model_utils.layers import get_model_layer_shapes, get_model_layers
 from optim.model_utils.maxpool_relaxed import MaxPool2dRelaxed
 from optim.model_utils.redirected_relu import RedirectedReLU, RedirectedReluLayer
 from optim.model_utils.replace_layers import replace_layers
@@ -25,6 +25,7 @@ __all__ = [
     "RedirectedReLU",
     "RedirectedReluLayer",
     "SkipLayer",
+    "get_model_layer_shapes",
     "get_model_layers",
     "replace_layers",
     "same_padding",
