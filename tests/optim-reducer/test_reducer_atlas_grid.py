@@ -31,15 +31,21 @@ def test_normalize_grid_without_margin_is_min_max_scaling() -> None:
 
 
 def test_normalize_grid_margin_is_symmetric() -> None:
-    # x: quantiles at 1% / 99% of 0..8 step 1 (9 points): 0.08 and 7.92, range 7.84.
-    # Margin 0.1 * 7.84 = 0.784 on both sides: bounds -0.704 and 8.704, extent 9.408.
-    x = torch.arange(9, dtype=torch.float64)
+    # x: quantiles at 25% / 75% of [-10, 0, 1, 2, 3, 4, 14]: 0.5 and 3.5, range 3.
+    # Margin 0.1 * 3 = 0.3 on both sides: clamp bounds 0.2 and 3.8 (captum's upper bound,
+    # widened from the lowered lower one, was 3.83). Then min-max over the clamped points.
+    x = torch.tensor([-10.0, 0.0, 1.0, 2.0, 3.0, 4.0, 14.0], dtype=torch.float64)
     xy = torch.stack([x, x], dim=1)
-    out = normalize_grid(xy)
-    expected = (x + 0.704) / 9.408
+    out = normalize_grid(xy, min_percentile=0.25, max_percentile=0.75, relative_margin=0.1)
+    expected = (torch.tensor([0.2, 0.2, 1.0, 2.0, 3.0, 3.8, 3.8], dtype=torch.float64) - 0.2) / 3.6
     torch.testing.assert_close(out[:, 0], expected)
-    # Symmetric: the first and last points sit equally far from 0 and 1.
-    assert out[0, 0].item() == pytest.approx(1 - out[-1, 0].item())
+
+
+def test_normalize_grid_scales_the_clamped_points_to_the_unit_interval() -> None:
+    # Nothing is clamped (the bounds lie outside 0..8): the points span exactly [0, 1].
+    x = torch.arange(9, dtype=torch.float64)
+    out = normalize_grid(torch.stack([x, x], dim=1))
+    torch.testing.assert_close(out[:, 0], x / 8)
 
 
 def test_normalize_grid_clamps_outliers_and_handles_flat_axes() -> None:

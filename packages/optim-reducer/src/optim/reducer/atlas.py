@@ -71,8 +71,9 @@ def normalize_grid(
 
     Per axis, the bounds are the ``min_percentile`` and ``max_percentile`` quantiles,
     each widened by ``relative_margin`` times the quantile range (the same margin on both
-    sides). Points are clamped to the bounds, then min-max scaled to [0, 1]. An axis whose
-    bounds coincide (all points equal) maps to 0.5.
+    sides). Points are clamped to the bounds, then min-max scaled to [0, 1] (the smallest
+    clamped point maps to 0, the largest to 1), as Lucid's ``normalize_layout`` does. An
+    axis whose points all coincide maps to 0.5.
 
     Args:
         xy_grid: Points, shape ``[N, 2]``.
@@ -106,11 +107,11 @@ def normalize_grid(
     )
     bounds = torch.quantile(xy_grid, quantiles, dim=0)  # [2, 2]: (low, high) x (x, y)
     margin = relative_margin * (bounds[1] - bounds[0])
-    mins, maxs = bounds[0] - margin, bounds[1] + margin
-    extent = maxs - mins
-    clamped = torch.maximum(torch.minimum(xy_grid, maxs), mins)
+    clamped = torch.maximum(torch.minimum(xy_grid, bounds[1] + margin), bounds[0] - margin)
+    low = clamped.amin(dim=0)
+    extent = clamped.amax(dim=0) - low
     safe_extent = torch.where(extent > 0, extent, torch.ones_like(extent))
-    scaled = (clamped - mins) / safe_extent
+    scaled = (clamped - low) / safe_extent
     return torch.where(extent > 0, scaled, torch.full_like(scaled, 0.5))
 
 
