@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -41,8 +42,11 @@ def _cleanup(session: nox.Session) -> None:
         shutil.rmtree(session.virtualenv.location, ignore_errors=True)
 
 
-def _install_torch_layer(session: nox.Session) -> None:
-    """Make the shared torch/torchvision layer importable in this session's virtualenv."""
+def _install_torch_layer(session: nox.Session, python: str = "python") -> None:
+    """Make the shared torch/torchvision layer importable in ``python``'s environment.
+
+    ``python`` defaults to the session's own interpreter.
+    """
     layer_python = TORCH_LAYER / "bin" / "python"
     if not layer_python.exists():
         session.run("python", "-m", "venv", str(TORCH_LAYER))
@@ -59,7 +63,7 @@ def _install_torch_layer(session: nox.Session) -> None:
         )
     code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     layer_site = session.run(str(layer_python), "-c", code, silent=True, external=True).strip()
-    session_site = session.run("python", "-c", code, silent=True).strip()
+    session_site = session.run(python, "-c", code, silent=True, external=True).strip()
     Path(session_site, "_optim_torch_layer.pth").write_text(layer_site + "\n")
 
 
@@ -109,6 +113,67 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     _cleanup(session)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build each distribution into dist/, check it strictly, install each wheel alone, import it.
+
+    Refuses a package whose version is already tagged (``<package>-v<version>``) when the package
+    changed since, or whose CHANGELOG.md has no entry for the version (tools/release_checks.py).
+    """
+    sys.path.insert(0, str(ROOT / "tools"))
+    from release_checks import ReleaseError, check_release
+
+    try:
+        versions = {p: check_release(ROOT, ROOT / "packages" / p) for p in PACKAGES}
+    except ReleaseError as error:
+        session.error(str(error))
+    session.install("build>=1.2", "twine>=6")
+    dist = ROOT / "dist"
+    built: dict[str, list[Path]] = {}
+    for package, version in versions.items():
+        out = Path(session.create_tmp()) / package
+        shutil.rmtree(out, ignore_errors=True)
+        session.run("python", "-m", "build", "--outdir", str(out), _package(package))
+        built[package] = sorted(out.iterdir())
+        stem = package.replace("-", "_") + "-" + version
+        names = sorted(f.name for f in built[package])
+        if names != [f"{stem}-py3-none-any.whl", f"{stem}.tar.gz"]:
+            session.error(f"{package}: expected an sdist and a wheel of {version}, got {names}")
+    files = [f for fs in built.values() for f in fs]
+    session.run("twine", "check", "--strict", *map(str, files))
+    core_wheel = _wheel(built["optim-core"])
+    for package in PACKAGES:
+        # Alone: a fresh environment with the torch layer, this wheel and what it declares.
+        env = Path(session.create_tmp()) / f"alone-{package}"
+        shutil.rmtree(env, ignore_errors=True)
+        session.run("python", "-m", "venv", str(env))
+        python = str(env / "bin" / "python")
+        _install_torch_layer(session, python)
+        wheels = {core_wheel, _wheel(built[package])}
+        pip = [python, "-m", "pip", "install", "-q", *CONSTRAINTS]
+        session.run(*pip, *map(str, wheels), external=True)
+        module = "optim" if package == "optim-core" else "optim." + package.removeprefix("optim-")
+        check = (
+            "import importlib, importlib.metadata as m, optim; "
+            f"importlib.import_module({module!r}); "
+            f"assert m.version({package!r}) == {versions[package]!r}, m.version({package!r}); "
+            "ours = sorted(d.name for d in m.distributions() if d.name.startswith('optim-')); "
+            f"assert ours == {sorted({'optim-core', package})!r}, ours; "
+            f"print({package!r}, 'imports with', ours)"
+        )
+        session.run(python, "-c", check, external=True)
+        shutil.rmtree(env, ignore_errors=True)
+    dist.mkdir(exist_ok=True)
+    for f in files:  # into dist/ last, so a failed check leaves dist/ as it was
+        os.replace(f, dist / f.name)
+    session.log(f"{len(files)} files in {dist}: " + ", ".join(f.name for f in files))
+    _cleanup(session)
+
+
+def _wheel(files: list[Path]) -> Path:
+    return next(f for f in files if f.suffix == ".whl")
 
 
 @nox.session(python=PYTHON, venv_backend="none")
