@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from optim.dataset.attribution import attribute_spatial_position
 from optim.dataset.covariance import dataset_cov_matrix, image_cov
 from optim.dataset.exemplars import ChannelExemplars, Exemplars, load_exemplars, top_exemplars
 from optim.dataset.klt import cov_matrix_to_klt, dataset_klt_matrix
@@ -44,6 +45,7 @@ __all__ = [
     "ReceptiveField",
     "ImageFileDataset",
     "array_image_loader",
+    "attribute_spatial_position",
     "available_statistics",
     "capture_activation_samples",
     "compute_statistic",

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from optim.checks import check_int
 from optim.dataset._batches import iterate_images
+from optim.dataset.attribution import attribute_spatial_position
 from optim.hooks import ActivationFetcher, Target, flatten_targets, resolve_target
 
 logger = logging.getLogger(__name__)
@@ -58,28 +59,20 @@ def _gather(activation: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, s: int
 def _position_attributions(
     activation: torch.Tensor, logits: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, s: int
 ) -> torch.Tensor:
-    """Gradient x activation of every logit w.r.t. the target at one position per sample.
-
-    For each sample this is the Jacobian-vector product ``J_logits(a) @ (a * mask)``, where
-    the mask keeps the sampled position, computed with the double-backward trick (one pair of
-    backward passes per sample index, batched over images).
-    """
+    """Gradient x activation of every logit w.r.t. the target at one position per sample:
+    [B*S, K] (image-major), one :func:`attribute_spatial_position` per sample index."""
     if logits.dim() != 2:
         logits = logits.flatten(1)
     rows = []
     for k in range(s):
-        probe = torch.zeros_like(logits, requires_grad=True)
-        (vjp,) = torch.autograd.grad(logits, activation, probe, create_graph=True)
-        direction = torch.zeros_like(activation)
         if activation.dim() == 4:
-            images = torch.arange(activation.shape[0], device=activation.device)
-            y = ys[k::s].to(activation.device)
-            x = xs[k::s].to(activation.device)
-            direction[images, :, y, x] = activation.detach()[images, :, y, x]
+            batch, _, height, width = activation.shape
+            mask = activation.new_zeros(batch, 1, height, width)
+            images = torch.arange(batch, device=activation.device)
+            mask[images, 0, ys[k::s].to(activation.device), xs[k::s].to(activation.device)] = 1
         else:
-            direction = activation.detach()
-        (jvp,) = torch.autograd.grad(vjp, probe, direction, retain_graph=True)
-        rows.append(jvp.detach())
+            mask = torch.ones_like(activation)
+        rows.append(attribute_spatial_position(activation, logits, mask))
     return torch.stack(rows, dim=1).flatten(0, 1)
 
 
