@@ -53,7 +53,9 @@ class MaxPool2dRelaxed(nn.Module):
         detached = x.detach()
         max_pooled = F.max_pool2d(detached, *args, ceil_mode=self.ceil_mode)
         avg = F.avg_pool2d(x, *args, ceil_mode=self.ceil_mode)
-        return max_pooled + avg - avg.detach()
+        # (avg - avg.detach()) is exactly zero, so the value is max pooling's to the bit;
+        # left to right, max + avg - avg would round.
+        return max_pooled + (avg - avg.detach())
 
     def extra_repr(self) -> str:
         return (
