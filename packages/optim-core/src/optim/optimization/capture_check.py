@@ -191,8 +191,11 @@ def assert_step_capturable(
     Adam) is not part of the check.
 
     Args:
-        model, loss_function, input_param, transform: as for
-            :class:`~optim.optimization.InputOptimization` (``None`` picks the same defaults).
+        model: the model, as for :class:`~optim.optimization.InputOptimization`.
+        loss_function: the objective, as for ``InputOptimization``.
+        input_param: the image module, as for ``InputOptimization`` (``None``: the same
+            default).
+        transform: the transforms, as for ``InputOptimization`` (``None``: the same default).
         channels_last: check with the model in channels-last format, as the fast path runs it.
         fuse_transforms: replace ``TransformationRobustness`` by its fused version first,
             as the fast path does.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from optim.loss.base import Loss
 from optim.loss.layout import ActivationLayout, LayoutView
 from optim.rendering.layer_layout import layer_layout
 from optim.rendering.parse_target import UnitTarget
@@ -153,7 +154,7 @@ def _check_unit_shape(unit: UnitTarget, view: LayerView, size: tuple[int, int]) 
             f"Channel {unit.channel} is out of range for layer {unit.layer!r}, {has}: use "
             f"0..{channels - 1}."
         )
-    if unit.is_neuron:
+    if unit.x is not None and unit.y is not None:  # a neuron
         if layout.token == "class":
             raise ValueError(
                 f"The class token of layer {unit.layer!r} has no position: drop ':x:y', or "
@@ -345,6 +346,8 @@ def _depends_on_activation(built: object, module: nn.Module, shape: Shape) -> bo
     global RNG is the render's."""
     import torch
 
+    if not callable(built):
+        return None
     generator = torch.Generator().manual_seed(0)
     activation = torch.randn(shape, generator=generator).requires_grad_()
     try:
@@ -364,7 +367,7 @@ def unit_objective(
     batch_index: int | None = None,
     batch: int | None = None,
     token: str = "patches",
-):
+) -> Loss:
     """The objective maximising ``unit`` of ``model``, after checking it against the model.
 
     Args:
