@@ -80,6 +80,11 @@ def create_new_vector(
     """
     if vec.dim() != 1:
         raise ValueError(f"vec must be 1D (one weight per channel), got shape {tuple(vec.shape)}.")
+    if x.dim() < 2:
+        raise ValueError(
+            f"x must have a batch and a channel dimension ([B, C, ...]), got shape "
+            f"{tuple(x.shape)}; add a batch dimension with x.unsqueeze(0)."
+        )
     if activation_fn is not None:
         x = activation_fn(x)
     if x.dim() > 2 and move_channel_dim_to_final_dim:
