@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -70,24 +71,33 @@ class ModuleOutputsHook:
         ]
 
     def _make_hook(self, module: nn.Module) -> Callable[..., None]:
+        # A weak reference: the hooked module must not keep this object alive, or dropping
+        # it would never reach __del__, which removes the hooks.
+        owner = weakref.ref(self)
+
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            if not self.enabled:
-                return
-            if self.outputs[module] is not None:
-                if module not in self._warned_reuse:
-                    self._warned_reuse.add(module)
-                    warnings.warn(
-                        f"The target {_describe(module)} ran more than once in one forward pass; "
-                        "only its first output is used. Target a module that runs once "
-                        "(e.g. give each use of a shared nn.ReLU its own instance).",
-                        stacklevel=2,
-                    )
-                return
-            self.outputs[module] = output
-            if self.stop_when_ready and self.is_ready:
-                raise TargetsReached
+            hooks = owner()
+            if hooks is not None:
+                hooks._record(module, output)
 
         return hook
+
+    def _record(self, module: nn.Module, output: Any) -> None:
+        if not self.enabled:
+            return
+        if self.outputs[module] is not None:
+            if module not in self._warned_reuse:
+                self._warned_reuse.add(module)
+                warnings.warn(
+                    f"The target {_describe(module)} ran more than once in one forward pass; "
+                    "only its first output is used. Target a module that runs once "
+                    "(e.g. give each use of a shared nn.ReLU its own instance).",
+                    stacklevel=3,
+                )
+            return
+        self.outputs[module] = output
+        if self.stop_when_ready and self.is_ready:
+            raise TargetsReached
 
     @property
     def targets(self) -> list[nn.Module]:

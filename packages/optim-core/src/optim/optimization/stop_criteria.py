@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from optim.checks import is_int
+from optim.typing import StopCriteria
 
-StopCriteria = Callable[[int, Any, Sequence[torch.Tensor], torch.optim.Optimizer], bool]
-"""Called before every step with the number of completed steps, the ``InputOptimization``,
-the history of summarised losses and the optimizer; the loop continues while it returns True.
-An optional ``close()`` method is called when the loop ends for any reason."""
+__all__ = ["NSteps", "StopCriteria", "n_steps"]
 
 
 POSTFIX_INTERVAL_S = 0.5
