@@ -93,7 +93,7 @@ SIGNATURES = [
 ]
 
 
-@pytest.mark.spec_row(*{row for row, _, _ in SIGNATURES})
+@pytest.mark.spec_row(*[row for row, _, _ in SIGNATURES])
 @pytest.mark.parametrize(("row", "method", "expected"), SIGNATURES, ids=lambda v: str(v)[:40])
 def test_signature_defaults(row, method, expected):
     obj = _resolve(row)
