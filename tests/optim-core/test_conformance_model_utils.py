@@ -128,16 +128,21 @@ def test_constructors_that_take_any_arguments():
 
 
 # ---- get_model_layers ----------------------------------------------------------------------
-def _toy() -> nn.Module:
-    model = nn.Module()
-    model.features = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 1)))
-    model.mixed3a = nn.Module()
-    model.mixed3a.conv_1x1 = nn.Conv2d(4, 2, 1)
-    model.fc = nn.Linear(2, 2)
-    return model
+class _Toy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 1))
+        )
+        self.mixed3a = nn.Module()
+        self.mixed3a.conv_1x1 = nn.Conv2d(4, 2, 1)
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.mixed3a.conv_1x1(self.features(x)).mean((2, 3)))
 
 
-# captum's names for _toy(), written by hand from the row: digits -> prefix[i], others prefix.name
+# captum's names for _Toy(), written by hand from the row: digits -> prefix[i], others prefix.name
 CAPTUM_TOY_NAMES = [
     "features",
     "features[0]",
@@ -152,16 +157,15 @@ CAPTUM_TOY_NAMES = [
 
 @pytest.mark.spec_row("optim.model_utils.get_model_layers", "optim.hooks.collect_activations")
 def test_get_model_layers_names_every_layer_recursively():
-    model = _toy()
+    model = _Toy()
     names = get_model_layers(model)
     # deliberate (README "Model utilities"): named_modules() names, "features.1.0" rather than
     # captum's "features[1][0]"; the same layers in the same order.
     assert names == [re.sub(r"\[(\d+)\]", r".\1", n) for n in CAPTUM_TOY_NAMES]
     # captum's bracket spelling still designates the same layer wherever a target is taken
     x = torch.rand(1, 3, 5, 5)
-    by_bracket = collect_activations(model.features, ["[1][1]"], x)
-    by_dots = collect_activations(model.features, ["1.1"], x)
-    torch.testing.assert_close(by_bracket["[1][1]"], by_dots["1.1"], rtol=0, atol=0)
+    acts = collect_activations(model, ["features[1][1]", "features.1.1"], x)
+    assert acts["features[1][1]"] is acts["features.1.1"]  # one layer, collected once
 
 
 # ---- RedirectedReLU ------------------------------------------------------------------------
