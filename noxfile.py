@@ -87,10 +87,16 @@ def _make_test_session(package: str) -> None:
         wheels = [_package("optim-core")] + ([] if package == "optim-core" else [own])
         _install_torch_layer(session)
         session.install(*CONSTRAINTS, *wheels, *TEST_DEPS)
-        _pytest(session, f"tests/{package}")
+        # Plus the docstring examples of the modules this package owns, imported from the
+        # installed wheel: `optim` holds only optim-core's modules in optim-core's session.
+        module = "optim" if package == "optim-core" else "optim." + package.removeprefix("optim-")
+        _pytest(session, f"tests/{package}", "--doctest-modules", "--pyargs", module)
         _cleanup(session)
 
-    tests.__doc__ = f"Run tests/{package} against built wheels of optim-core and {package}."
+    tests.__doc__ = (
+        f"Run tests/{package} and the docstring examples of {package} against built wheels of "
+        f"optim-core and {package}."
+    )
 
 
 for _package_name in PACKAGES:

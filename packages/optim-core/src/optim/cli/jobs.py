@@ -8,9 +8,25 @@ and exits with code 1. A render never writes over a file this run did not create
 ``force``); a layer job resumes its own gallery and refuses another job's folder.
 
 Example:
-    >>> from optim.rendering import RenderSpec
-    >>> result, source, manifest = render_job(RenderSpec(steps=8), Path("unit.png"))  # doctest: +SKIP
-"""  # noqa: E501
+    ``optim render --model tiny_cnn --random-weights 0:1 --size 32 --steps 2`` runs this, with a
+    model that a plugin (here one added in-process) registered:
+
+    >>> import tempfile
+    >>> import torch.nn as nn
+    >>> import optim as opt
+    >>> class Zoo:
+    ...     @opt.plugins.hookimpl
+    ...     def register_models(self, register):
+    ...         register("tiny_cnn", lambda pretrained=False: nn.Sequential(nn.Conv2d(3, 4, 3)))
+    >>> zoo = Zoo()
+    >>> opt.plugins.add_plugin(zoo, name="doc-jobs-zoo")
+    >>> spec = RenderSpec(model="tiny_cnn", pretrained=False, target="0:1", size=32, steps=2)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     result, source, manifest = render_job(spec, Path(tmp, "unit.png"), show_progress=False)
+    ...     sorted(p.name for p in Path(tmp).iterdir()), source.name
+    (['unit.json', 'unit.png'], 'tiny_cnn')
+    >>> opt.plugins.remove_plugin(zoo)
+"""
 
 from __future__ import annotations
 

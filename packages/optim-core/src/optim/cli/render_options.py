@@ -60,7 +60,7 @@ def user_errors() -> Iterator[None]:
     a one-line CLIError.
 
     Example:
-        >>> with user_errors():  # doctest: +SKIP
+        >>> with user_errors():
         ...     raise ValueError("bad")
         Traceback (most recent call last):
         optim.cli.errors.CLIError: bad
@@ -78,8 +78,17 @@ def plugin_module(name: str):
     which distribution to install.
 
     Example:
-        >>> plugin_module("dataset").__name__  # doctest: +SKIP
-        'optim.dataset'
+        With optim-dataset installed, ``plugin_module("dataset")`` is ``optim.dataset``;
+        without it:
+
+        >>> from unittest import mock
+        >>> import optim
+        >>> with mock.patch.object(optim, "_plugin_modules", dict):  # no plugin installed
+        ...     plugin_module("dataset")
+        Traceback (most recent call last):
+        ...
+        ImportError: `optim.dataset` is provided by the optim-dataset distribution, which is not
+        installed. Fix it with: pip install optim-dataset (or, ...)
     """
     import importlib
 

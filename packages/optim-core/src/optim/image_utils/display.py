@@ -68,7 +68,7 @@ def show(
         pad_value: fill value (before scaling) between images.
 
     Example:
-        >>> show(torch.rand(2, 3, 8, 8))  # doctest: +SKIP
+        >>> show(torch.rand(2, 3, 8, 8))  # a window; headless (MPLBACKEND=Agg): the warning
     """
     import matplotlib.pyplot as plt
 

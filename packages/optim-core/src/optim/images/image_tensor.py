@@ -49,8 +49,15 @@ class ImageTensor(torch.Tensor):
         """Load an image file or http(s) URL as a CHW tensor divided by ``scale``.
 
         Example:
-            >>> ImageTensor.load("photo.png").shape  # doctest: +SKIP
-            torch.Size([3, 480, 640])
+            >>> import tempfile
+            >>> from pathlib import Path
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     Image.new("RGB", (64, 48), (255, 128, 0)).save(Path(tmp, "photo.png"))
+            ...     image = ImageTensor.load(Path(tmp, "photo.png"))
+            >>> image.shape
+            torch.Size([3, 48, 64])
+            >>> image[:, 0, 0]  # 255 / 255, 128 / 255, 0 / 255
+            ImageTensor([1.0000, 0.5020, 0.0000])
         """
         path_str = os.fspath(path)
         if path_str.startswith(("http://", "https://")):

@@ -8,8 +8,33 @@ set to ``None`` before capture so that backward writes them into the graph's mem
 ``capturable`` optimizer whose state lives on the device.
 
 Example:
-    >>> step = GraphedStep(eager_step, body, zero_grad, warmup=3)  # doctest: +SKIP
-    >>> value = step()  # steps 1-3 eager, the 4th captures and replays  # doctest: +SKIP
+    A stand-in graph that runs on the CPU shows the sequence (a :class:`CudaGraph` needs CUDA):
+    two eager warm-up steps, then a capture (which runs nothing) and one replay per call.
+
+    >>> from contextlib import nullcontext
+    >>> class RerunGraph:  # a "replay" runs the step's Python again
+    ...     def capture(self, body):
+    ...         self.body, self.out, self.captured_now = body, body(), True
+    ...         return self.out
+    ...     def replay(self):  # the first replay is the step the capture ran
+    ...         if not self.captured_now:
+    ...             self.out.copy_(self.body())
+    ...         self.captured_now = False
+    ...     def side_stream(self):
+    ...         return nullcontext()
+    >>> x = torch.zeros(1, requires_grad=True)
+    >>> sgd = torch.optim.SGD([x], lr=0.25)
+    >>> def one_step():  # minimise (x - 2)^2; x goes 0, 1, 1.5, 1.75, ...
+    ...     sgd.zero_grad(set_to_none=True)
+    ...     loss = ((x - 2) ** 2).sum()
+    ...     loss.backward()
+    ...     sgd.step()
+    ...     return loss.detach()
+    >>> step = GraphedStep(one_step, one_step, sgd.zero_grad, warmup=2, graph_factory=RerunGraph)
+    >>> [step().item() for _ in range(4)]
+    [4.0, 1.0, 0.25, 0.0625]
+    >>> step.captured, step.replayed
+    (True, 2)
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ step may be captured (``FastRunner.captures``):
 Example:
     >>> import torch
     >>> from optim.optimization.fast_path import FastPath
-    >>> type(runner_for(FastPath().resolve(torch.device("cpu")))).__name__
+    >>> type(runner_for(FastPath.off().resolve(torch.device("cpu")))).__name__
     'EagerRunner'
+    >>> type(runner_for(FastPath().resolve(torch.device("cpu")))).__name__  # fuses transforms
+    'FastRunner'
     >>> type(runner_for(FastPath(autocast="bf16").resolve(torch.device("cpu")))).__name__
     'FastRunner'
 """

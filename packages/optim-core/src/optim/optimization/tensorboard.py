@@ -37,8 +37,29 @@ class TensorBoardLogger:
         tag: Prefix of the logged tags.
 
     Example:
-        >>> logger = TensorBoardLogger(n_steps(64), log_dir="runs/unit_3")  # doctest: +SKIP
-        >>> opt.InputOptimization(model, loss, image).optimize(logger)  # doctest: +SKIP
+        ``log_dir="runs/unit_3"`` makes a ``SummaryWriter`` (needs tensorboard); any object
+        with its ``add_scalar``, ``add_images`` and ``flush`` methods can stand in for one:
+
+        >>> import optim as opt
+        >>> class Writer:
+        ...     def __init__(self):
+        ...         self.logged = []
+        ...     def add_scalar(self, tag, value, step):
+        ...         self.logged.append((tag, step))
+        ...     def add_images(self, tag, images, step):
+        ...         self.logged.append((tag, step, tuple(images.shape)))
+        ...     def flush(self):
+        ...         pass
+        >>> model = torch.nn.Conv2d(3, 2, 3).eval()
+        >>> obj = opt.InputOptimization(
+        ...     model, opt.loss.ChannelActivation(model, 0), opt.images.NaturalImage((32, 32)))
+        >>> writer = Writer()
+        >>> stop = n_steps(3, show_progress=False)
+        >>> obj.optimize(TensorBoardLogger(stop, writer=writer, image_every=2)).shape
+        torch.Size([3])
+        >>> writer.logged  # doctest: +NORMALIZE_WHITESPACE
+        [('optim/image', 0, (1, 3, 32, 32)), ('optim/loss', 0), ('optim/loss', 1),
+         ('optim/image', 2, (1, 3, 32, 32)), ('optim/loss', 2), ('optim/image', 3, (1, 3, 32, 32))]
     """
 
     def __init__(
@@ -108,8 +129,11 @@ def log_to_tensorboard(
     'optim-core[tensorboard]'``.
 
     Example:
-        >>> stop = log_to_tensorboard(n_steps(128), "runs/demo", image_every=8)  # doctest: +SKIP
-        >>> opt.InputOptimization(model, loss, image).optimize(stop)  # doctest: +SKIP
+        >>> class Writer:  # stands in for the SummaryWriter of log_dir="runs/demo"
+        ...     add_scalar = add_images = flush = lambda self, *args: None
+        >>> stop = log_to_tensorboard(n_steps(128), writer=Writer(), image_every=8)
+        >>> stop.image_every, stop.tag
+        (8, 'optim')
     """
     return TensorBoardLogger(
         stop_criteria, log_dir, writer=writer, image_every=image_every, tag=tag

@@ -10,9 +10,15 @@ Manifests record the spec, so that ``optim render --spec`` reproduces a PNG bitw
 ``write_gallery`` turns a layer render into a static ``index.html``.
 
 Example:
+    A small untrained network stands in here for a real one, such as
+    ``opt.models.efficientnet_lite0(pretrained=True)`` (optim-models) and its ``"_blocks.10:2"``:
+
+    >>> import torch.nn as nn
     >>> import optim as opt
-    >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> opt.render(model, "_blocks.10:2", size=128, steps=128).save("unit.png")  # doctest: +SKIP
+    >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3)).eval()
+    >>> result = opt.render(model, "2:5", size=32, steps=2, show_progress=False)
+    >>> result.images.shape, result.spec.target
+    (torch.Size([1, 3, 32, 32]), '2:5')
 """
 
 from __future__ import annotations

@@ -232,8 +232,16 @@ def evaluate_objective(
     image parameterization, a transform), which this plain forward pass does not produce.
 
     Example:
-        >>> evaluate_objective(model, loss, image())  # doctest: +SKIP
-        tensor([[3.1, ...]])
+        >>> import optim as opt
+        >>> model = nn.Sequential(nn.Conv2d(3, 1, 1, bias=False))
+        >>> _ = nn.init.ones_(model[0].weight)  # the channel is R + G + B
+        >>> white = torch.ones(2, 3, 4, 4)
+        >>> value = evaluate_objective(model, opt.loss.ChannelActivation("0", 0), white)
+        >>> value.shape, value.unique()
+        (torch.Size([2, 4, 4]), tensor([3.]))
+        >>> elsewhere = nn.ReLU()  # not a layer of the model: nothing to evaluate
+        >>> print(evaluate_objective(model, opt.loss.ChannelActivation(elsewhere, 0), white))
+        None
     """
     from optim.hooks import collect_activations
     from optim.hooks.targets import flatten_targets

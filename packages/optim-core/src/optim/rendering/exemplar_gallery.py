@@ -8,9 +8,23 @@ depend on optim-dataset. The ratio compares like with like: the channel's peak a
 the top exemplar.
 
 Example:
-    >>> views = exemplar_views(model, out, spec, records, found)  # doctest: +SKIP
-    >>> views[3].ratio  # doctest: +SKIP
-    4.7
+    A channel that reads the red value of each pixel, a white render, and two exemplars whose
+    peaks were 0.5 and 0.4:
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> model = nn.Sequential(nn.Conv2d(3, 1, 1, bias=False))
+    >>> with torch.no_grad():
+    ...     _ = model[0].weight.copy_(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1))
+    >>> found = {0: SimpleNamespace(images=torch.rand(2, 3, 8, 8), activations=[0.5, 0.4])}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     render = write_png(torch.ones(1, 3, 8, 8), Path(tmp, "channel_0000.png"))
+    ...     records = [SimpleNamespace(channel=0, image=render)]
+    ...     views = exemplar_views(model, tmp, "0", records, found)
+    >>> views[0].render_activation, views[0].ratio
+    (1.0, 2.0)
+    >>> views[0].images
+    ['exemplars/channel_0000_0.png', 'exemplars/channel_0000_1.png']
 """
 
 from __future__ import annotations
@@ -59,8 +73,16 @@ def render_peaks(
     """Channel ``channels[i]``'s maximum over positions on the PNG ``images[i]``.
 
     Example:
-        >>> render_peaks(model, "_blocks.4", [3], [Path("channel_0003.png")])  # doctest: +SKIP
-        [41.2]
+        >>> import tempfile
+        >>> model = nn.Sequential(nn.Conv2d(3, 2, 1, bias=False))
+        >>> with torch.no_grad():  # channel 0 reads the red value, channel 1 the blue one
+        ...     _ = model[0].weight.copy_(torch.eye(3)[[0, 2]].view(2, 3, 1, 1))
+        >>> image = torch.zeros(1, 3, 8, 8)
+        >>> image[0, 0, 2, 3] = 1  # one red pixel
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = write_png(image, Path(tmp, "render.png"))
+        ...     render_peaks(model, "0", [0, 1], [path, path])
+        [1.0, 0.0]
     """
     from optim.hooks import collect_activations
 

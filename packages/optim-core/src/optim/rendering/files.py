@@ -2,8 +2,13 @@
 run did not create unless the caller says so.
 
 Example:
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from optim.rendering.files import write_text_atomic
-    >>> write_text_atomic("out/manifest.json", "{}")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_text_atomic(Path(tmp, "out", "manifest.json"), "{}")
+    ...     path.read_text(), [p.name for p in path.parent.iterdir()]  # no temp file left
+    ('{}', ['manifest.json'])
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     from it work); a reader, a crash or Ctrl-C never sees a half-written ``path``.
 
     Example:
-        >>> write_atomic("a.txt", lambda tmp: tmp.write_text("hi"))  # doctest: +SKIP
-        PosixPath('a.txt')
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = write_atomic(Path(tmp, "a.txt"), lambda temp: temp.write_text("hi"))
+        ...     path.name, path.read_text()
+        ('a.txt', 'hi')
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +78,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically.
 
     Example:
-        >>> write_text_atomic("index.html", "<!DOCTYPE html>")  # doctest: +SKIP
-        PosixPath('index.html')
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     write_text_atomic(Path(tmp, "index.html"), "<!DOCTYPE html>").read_text()
+        '<!DOCTYPE html>'
     """
     return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))

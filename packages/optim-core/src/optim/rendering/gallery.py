@@ -10,10 +10,18 @@ and ``index.html`` are written from them (:func:`write_index`), so a resumed or 
 writes the same gallery as one uninterrupted run.
 
 Example:
+    >>> import tempfile
+    >>> import torch.nn as nn
+    >>> from optim.rendering import render_layer
     >>> from optim.rendering.gallery import write_gallery
-    >>> paths = write_gallery(result, "out/blocks10", model=source)  # doctest: +SKIP
-    >>> paths.index  # doctest: +SKIP
-    PosixPath('out/blocks10/index.html')
+    >>> model = nn.Sequential(nn.Conv2d(3, 2, 3)).eval()
+    >>> result = render_layer(model, "0", size=32, steps=2, show_progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = write_gallery(result, Path(tmp, "gallery"))
+    ...     sorted(p.relative_to(tmp).as_posix() for p in Path(tmp, "gallery").rglob("*.*"))
+    ['gallery/channels/channel_0000.json', 'gallery/channels/channel_0000.png',
+     'gallery/channels/channel_0001.json', 'gallery/channels/channel_0001.png',
+     'gallery/grid.png', 'gallery/index.html', 'gallery/manifest.json']
 """
 
 from __future__ import annotations
@@ -136,7 +144,17 @@ def write_channels(
     ``out``, each atomically; returns their records.
 
     Example:
-        >>> records = write_channels(result, "gallery")  # doctest: +SKIP
+        >>> import tempfile
+        >>> import torch.nn as nn
+        >>> from optim.rendering import render_layer
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+        >>> result = render_layer(model, "0", [1, 3], size=32, steps=2, show_progress=False)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     records = write_channels(result, tmp)
+        ...     read_channel(tmp, 3) == records[3]  # the files read back as the same record
+        True
+        >>> sorted(records), records[3].image.name, records[3].batch
+        ([1, 3], 'channel_0003.png', [1, 3])
     """
     records = {}
     for index, channel in enumerate(result.channels):
@@ -319,8 +337,16 @@ def write_index(
     earlier run). An ``interrupted`` or failed (``error``) job says so on its page.
 
     Example:
-        >>> write_index("gallery", spec, records, source).index.name  # doctest: +SKIP
-        'index.html'
+        >>> import tempfile
+        >>> import torch.nn as nn
+        >>> from optim.rendering import render_layer
+        >>> model = nn.Sequential(nn.Conv2d(3, 2, 3)).eval()
+        >>> result = render_layer(model, "0", size=32, steps=2, show_progress=False)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     records = write_channels(result, tmp)
+        ...     paths = write_index(tmp, result.spec, [records[0], records[1]], interrupted=True)
+        ...     "interrupted" in paths.index.read_text(), read_manifest(paths.manifest)["kind"]
+        (True, 'layer')
     """
     out = Path(out)
     batches = _batches(records)
@@ -395,8 +421,15 @@ def write_gallery(
         A :class:`GalleryPaths` with every file written.
 
     Example:
-        >>> write_gallery(result, "gallery").index.name  # doctest: +SKIP
-        'index.html'
+        >>> import tempfile
+        >>> import torch.nn as nn
+        >>> from optim.rendering import render_layer
+        >>> model = nn.Sequential(nn.Conv2d(3, 2, 3)).eval()
+        >>> result = render_layer(model, "0", size=32, steps=2, show_progress=False)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     paths = write_gallery(result, tmp)
+        ...     paths.index.name, sorted(paths.channel_images), paths.grid.is_file()
+        ('index.html', [0, 1], True)
     """
     records = write_channels(result, out_dir, model)
     if remove_stale:

@@ -18,11 +18,18 @@ and its batch (see :func:`~optim.rendering.layer_render.channel_seed`), so the g
 same however many ranks drew it and however often it was resumed.
 
 Example:
+    >>> import tempfile
+    >>> from optim.rendering import RenderSpec
     >>> from optim.rendering.layer_job import run_layer_job
-    >>> job = run_layer_job(model, RenderSpec(target="_blocks.4", channels=range(8)),
-    ...                     "gallery", source=source)  # doctest: +SKIP
-    >>> job.rendered, job.kept  # doctest: +SKIP
-    ([[0, 1, 2, 3, 4, 5, 6, 7]], [])
+    >>> model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+    >>> spec = RenderSpec(target="0", channels=range(4), batch_size=2, size=32, steps=2, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     first = run_layer_job(model, spec, tmp, show_progress=False)
+    ...     again = run_layer_job(model, spec, tmp, show_progress=False)  # finds it finished
+    >>> first.rendered, first.kept
+    ([[0, 1], [2, 3]], [])
+    >>> again.rendered, again.kept
+    ([], [[0, 1], [2, 3]])
 """
 
 from __future__ import annotations

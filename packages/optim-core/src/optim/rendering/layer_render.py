@@ -12,10 +12,10 @@ change only the floating-point summation order of batched convolutions. Under a
 
 Example:
     >>> import optim as opt
-    >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> result = opt.render_layer(model, "_blocks.4", range(16), size=64)  # doctest: +SKIP
-    >>> result.images.shape  # doctest: +SKIP
-    torch.Size([16, 3, 64, 64])
+    >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3)).eval()
+    >>> result = opt.render_layer(model, "2", range(4), size=32, steps=2, show_progress=False)
+    >>> result.images.shape
+    torch.Size([4, 3, 32, 32])
 """
 
 from __future__ import annotations
@@ -192,9 +192,11 @@ def render_layer(
             given), or an invalid setting.
 
     Example:
-        >>> result = render_layer(model, "features.4", [0, 1, 2], steps=32)  # doctest: +SKIP
-        >>> result.final_objectives  # doctest: +SKIP
-        [4.2, 3.1, 5.7]
+        >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3)).eval()
+        >>> result = render_layer(
+        ...     model, "2", [0, 1, 2], batch_size=2, size=32, steps=2, show_progress=False)
+        >>> result.batches, result.history.shape, len(result.final_objectives)
+        ([[0, 1], [2]], torch.Size([2, 3]), 3)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")

@@ -13,10 +13,18 @@ gallery) and ``"layer_channel"`` (one channel of a gallery; re-running it re-ren
 the channel was optimised in, so the PNG is reproduced bitwise too).
 
 Example:
-    >>> from optim.rendering.manifest import read_manifest
-    >>> manifest = read_manifest("out/render.json")  # doctest: +SKIP
-    >>> manifest["settings"]["seed"]  # doctest: +SKIP
-    1234
+    >>> import tempfile
+    >>> import torch.nn as nn
+    >>> import optim as opt
+    >>> from optim.rendering.manifest import read_manifest, render_manifest, write_manifest
+    >>> model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+    >>> result = opt.render(model, "0:1", size=32, steps=2, seed=1234, show_progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     png, json_path = result.save(Path(tmp, "render.png")), Path(tmp, "render.json")
+    ...     path = write_manifest(json_path, render_manifest(result, None, png, json_path))
+    ...     manifest = read_manifest(path)
+    >>> manifest["kind"], manifest["settings"]["seed"], manifest["outputs"]["image"]
+    ('render', 1234, 'render.png')
 """
 
 from __future__ import annotations
@@ -135,7 +143,18 @@ def render_manifest(
         manifest_path: where the manifest will be written (paths are stored relative to it).
 
     Example:
-        >>> manifest = render_manifest(result, source, "a.png", "a.json")  # doctest: +SKIP
+        >>> import tempfile
+        >>> import torch.nn as nn
+        >>> from optim.rendering import render
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+        >>> result = render(model, "0:1", size=32, steps=3, seed=0, show_progress=False)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     png = result.save(Path(tmp, "a.png"))
+        ...     manifest = render_manifest(result, None, png, Path(tmp, "a.json"))
+        >>> manifest["target"], manifest["model"], manifest["result"]["steps_run"]
+        ('0:1', None, 3)
+        >>> manifest["spec"] == result.spec.to_dict()
+        True
     """
     manifest = _header("render", model)
     manifest["target"] = result.settings["target"]
@@ -173,8 +192,23 @@ def layer_manifest(
     ``interrupted``/``error``.
 
     Example:
-        >>> layer_manifest(spec, records, source, "grid.png", "manifest.json", summary)  # doctest: +SKIP
-    """  # noqa: E501
+        >>> import tempfile
+        >>> import torch.nn as nn
+        >>> from optim.rendering import render_layer
+        >>> from optim.rendering.gallery import write_channels
+        >>> model = nn.Sequential(nn.Conv2d(3, 2, 3)).eval()
+        >>> result = render_layer(model, "0", size=32, steps=2, show_progress=False)
+        >>> summary = {"batches": result.batches, "rendered": result.batches, "seconds": 0.5,
+        ...            "interrupted": False, "error": None}
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     records = list(write_channels(result, tmp).values())
+        ...     grid, path = result.save(Path(tmp, "grid.png")), Path(tmp, "manifest.json")
+        ...     manifest = layer_manifest(result.spec, records, None, grid, path, summary)
+        >>> manifest["kind"], manifest["target"], manifest["result"]["complete"]
+        ('layer', '0', True)
+        >>> manifest["outputs"]["channels"]["1"]["image"]
+        'channels/channel_0001.png'
+    """
     base = Path(manifest_path).parent
     manifest = _header("layer", model)
     manifest["target"] = spec.unit.layer
@@ -224,7 +258,18 @@ def channel_manifest(
     exactly that batch), since re-running that batch is what reproduces the PNG bitwise.
 
     Example:
-        >>> channel_manifest(result, source, 3, "c3.png", "c3.json")  # doctest: +SKIP
+        >>> import tempfile
+        >>> import torch.nn as nn
+        >>> from optim.rendering import render_layer
+        >>> from optim.rendering.result import write_png
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+        >>> result = render_layer(
+        ...     model, "0", [0, 1, 2], batch_size=2, size=32, steps=2, show_progress=False)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     png = write_png(result.image(2), Path(tmp, "c2.png"))
+        ...     manifest = channel_manifest(result, None, 2, png, Path(tmp, "c2.json"))
+        >>> manifest["target"], manifest["settings"]["channels"], manifest["spec"]["channels"]
+        ('0:2', [2], [2])
     """
     index_of_batch = next(i for i, b in enumerate(result.batches) if channel in b)
     batch = result.batches[index_of_batch]
@@ -254,7 +299,13 @@ def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> Pa
     """Write ``manifest`` as indented JSON, atomically; returns the path.
 
     Example:
-        >>> write_manifest("out/render.json", manifest)  # doctest: +SKIP
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     print(write_manifest(Path(tmp, "out", "m.json"), {"kind": "render"}).read_text())
+        {
+          "kind": "render"
+        }
+        <BLANKLINE>
     """
     path = Path(path)
     write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
@@ -269,8 +320,15 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             version, or lacks a required field; the message says which.
 
     Example:
-        >>> read_manifest("out/render.json")["kind"]  # doctest: +SKIP
-        'render'
+        A manifest written by optim reads back (see the module's example); anything else
+        is refused:
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     read_manifest(write_manifest(Path(tmp, "m.json"), {"kind": "render"}))
+        Traceback (most recent call last):
+        ...
+        ValueError: '.../m.json' is not an optim manifest (no "format": "optim-manifest"); ...
     """
     path = Path(path)
     try:

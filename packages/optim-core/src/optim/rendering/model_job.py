@@ -7,13 +7,17 @@ layer stopped, so that small layers do not all land on rank 0. Rank 0 then write
 page ``<out>/index.html`` (see :mod:`optim.rendering.model_site`).
 
 Example:
+    >>> import tempfile
     >>> import optim as opt
-    >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> spec = opt.rendering.RenderSpec(channels=range(4), size=64, steps=64)  # doctest: +SKIP
-    >>> site = opt.rendering.render_model(model, ["_blocks.4", "_blocks.10"], "site", spec)  # doctest: +SKIP
-    >>> site.index  # doctest: +SKIP
-    PosixPath('site/index.html')
-"""  # noqa: E501
+    >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)).eval()
+    >>> spec = opt.rendering.LAYER_JOB.replace(channels=range(3), size=32, steps=2, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     site = opt.rendering.render_model(model, ["0", "2"], tmp, spec, show_progress=False)
+    ...     site.index.relative_to(tmp), [p.name for p in sorted(Path(tmp).glob("*/index.html"))]
+    (PosixPath('index.html'), ['index.html', 'index.html'])
+    >>> [layer.spec.channels for layer in site.layers]  # layer "2" has two channels only
+    [(0, 1, 2), (0, 1)]
+"""
 
 from __future__ import annotations
 

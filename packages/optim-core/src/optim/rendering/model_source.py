@@ -11,10 +11,21 @@ state-dict hash). The factory and the model are checked against their contracts
 breaking one is named instead of producing a manifest that cannot be checked.
 
 Example:
+    With optim-models installed, ``load_registered_model("efficientnet_lite0")`` loads real
+    weights; any registered factory works the same way:
+
+    >>> import optim as opt
     >>> from optim.rendering.model_source import load_registered_model
-    >>> model, source = load_registered_model("efficientnet_lite0")  # doctest: +SKIP
-    >>> source.weights_sha256[:12]  # doctest: +SKIP
-    '2b5a0b4f...'
+    >>> class Zoo:  # a models plugin, added in-process instead of by an entry point
+    ...     @opt.plugins.hookimpl
+    ...     def register_models(self, register):
+    ...         register("tiny_conv", lambda pretrained=False: torch.nn.Conv2d(3, 4, 3))
+    >>> zoo = Zoo()
+    >>> opt.plugins.add_plugin(zoo, name="doc-zoo")
+    >>> model, source = load_registered_model("tiny_conv", pretrained=False)
+    >>> source.name, source.distribution, source.weights_file, model.training
+    ('tiny_conv', '__main__', None, False)
+    >>> opt.plugins.remove_plugin(zoo)
 """
 
 from __future__ import annotations
@@ -67,9 +78,11 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
     Example:
         >>> import tempfile
-        >>> with tempfile.NamedTemporaryFile(delete=False) as f:
-        ...     _ = f.write(b"abc")
-        >>> sha256_file(f.name)[:16]
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "abc.txt")
+        ...     with open(path, "wb") as f:
+        ...         _ = f.write(b"abc")
+        ...     sha256_file(path)[:16]  # FIPS 180-2's test vector for "abc"
         'ba7816bf8f01cfea'
     """
     digest = hashlib.sha256()
@@ -131,7 +144,33 @@ def load_registered_model(
             file); the message names the distribution, the model and the contract.
 
     Example:
-        >>> model, source = load_registered_model("efficientnet_lite0")  # doctest: +SKIP
+        A factory registered by a plugin, whose trained model records its weights file:
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import optim as opt
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> weights = Path(tmp.name, "tiny.pth")
+        >>> torch.save(nn.Conv2d(3, 4, 3).state_dict(), weights)
+        >>> def tiny(pretrained=False):
+        ...     model = nn.Conv2d(3, 4, 3)
+        ...     if pretrained:
+        ...         model.load_state_dict(torch.load(weights, weights_only=True))
+        ...         model.weights_file = str(weights)
+        ...     return model
+        >>> class Zoo:
+        ...     @opt.plugins.hookimpl
+        ...     def register_models(self, register):
+        ...         register("tiny_pretrained", tiny)
+        >>> zoo = Zoo()
+        >>> opt.plugins.add_plugin(zoo, name="doc-pretrained-zoo")
+        >>> model, source = load_registered_model("tiny_pretrained")
+        >>> source.pretrained, source.weights_sha256 == sha256_file(weights)
+        (True, True)
+        >>> source.state_dict_sha256 == state_dict_sha256(model)
+        True
+        >>> opt.plugins.remove_plugin(zoo)
+        >>> tmp.cleanup()
     """
     from optim import plugins
     from optim.plugins import contracts

@@ -138,7 +138,14 @@ def launched_by_torchrun() -> bool:
     """Whether the environment describes a rank of a ``torchrun`` job.
 
     Example:
-        >>> launched_by_torchrun()  # doctest: +SKIP
+        >>> from unittest import mock
+        >>> torchrun = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1",
+        ...             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+        >>> with mock.patch.dict(os.environ, torchrun):
+        ...     launched_by_torchrun()
+        True
+        >>> with mock.patch.dict(os.environ, {"RANK": "1"}, clear=True):
+        ...     launched_by_torchrun()
         False
     """
     return all(name in os.environ for name in _TORCHRUN_ENV)

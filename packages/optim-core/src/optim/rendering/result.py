@@ -34,7 +34,12 @@ def write_png(
     The bytes depend only on the pixels, so equal images give byte-identical files.
 
     Example:
-        >>> write_png(torch.zeros(1, 3, 4, 4), "black.png")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = write_png(torch.zeros(4, 3, 8, 8), Path(tmp, "black.png"))
+        ...     Image.open(path).size  # a 2 x 2 grid of 8 px images, 2 px padding
+        (22, 22)
     """
     from optim.image_utils import save_tensor_as_image
     from optim.rendering.files import write_atomic
@@ -94,7 +99,13 @@ class RenderResult:
         """Write the images as one PNG (a grid for a batch); returns the path.
 
         Example:
-            >>> result.save("unit.png")  # doctest: +SKIP
+            >>> import tempfile
+            >>> result = RenderResult(
+            ...     images=torch.rand(1, 3, 8, 8), history=torch.zeros(2), final_objective=0.0,
+            ...     seed=0)
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     result.save(Path(tmp, "unit.png")).name
+            'unit.png'
         """
         return write_png(self.images, path, images_per_row)
 
@@ -150,8 +161,14 @@ class LayerRenderResult:
         """The ``[1, 3, H, W]`` image of ``channel``.
 
         Example:
-            >>> result.image(5).shape  # doctest: +SKIP
+            >>> result = LayerRenderResult(
+            ...     layer="conv", channels=[3, 5], images=torch.rand(2, 3, 64, 64),
+            ...     history=torch.zeros(4, 2), final_objectives=[0.5, 0.7], batches=[[3, 5]],
+            ...     seed=0)
+            >>> result.image(5).shape
             torch.Size([1, 3, 64, 64])
+            >>> torch.equal(result.image(5)[0], result.images[1])
+            True
         """
         if channel not in self.channels:
             raise KeyError(f"Channel {channel} was not rendered; rendered: {self.channels}.")

@@ -1,10 +1,15 @@
 """``render``: optimise an image that maximises one unit (or any objective) of a model.
 
 Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import torch.nn as nn
     >>> import optim as opt
-    >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> result = opt.render(model, "_blocks.10:2", size=128, steps=128, seed=0)  # doctest: +SKIP
-    >>> result.save("unit.png")  # doctest: +SKIP
+    >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3)).eval()
+    >>> result = opt.render(model, "2:5", size=32, steps=2, seed=0, show_progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     result.save(Path(tmp, "unit.png")).name
+    'unit.png'
 """
 
 from __future__ import annotations
@@ -253,9 +258,12 @@ def render(
             the :class:`RenderResult` of the last good image.
 
     Example:
-        >>> result = render(model, "features.4:7", size=64, steps=32, seed=1)  # doctest: +SKIP
-        >>> result.images.shape  # doctest: +SKIP
-        torch.Size([1, 3, 64, 64])
+        >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3)).eval()
+        >>> result = render(model, "2:7", size=32, steps=3, seed=1, show_progress=False)
+        >>> result.images.shape, result.history.shape, result.seed
+        (torch.Size([1, 3, 32, 32]), torch.Size([3]), 1)
+        >>> render(model, "2:7:4:4", size=32, steps=1, seed=1, show_progress=False).spec.objective
+        'neuron_activation'
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")

@@ -9,12 +9,28 @@ result is deterministic for the same inputs. The receptive field is measured fro
 dimensions (logits, pooled features) the "crop" is the whole image.
 
 Example:
+    A channel that reads the red value of each pixel finds the reddest of three images first.
+    (``opt.models.efficientnet_lite0(pretrained=True)``, ``"_blocks.10"`` and a folder of
+    photos find real exemplars.)
+
+    >>> import tempfile
+    >>> from PIL import Image
     >>> import optim as opt
-    >>> model = opt.models.efficientnet_lite0(pretrained=True).eval()  # doctest: +SKIP
-    >>> found = opt.dataset.top_exemplars(model, "_blocks.10", "photos/", k=9)  # doctest: +SKIP
-    >>> found[2].sources[0], found[2].activations[0]  # doctest: +SKIP
-    ('photos/cat.jpg', 7.31)
-    >>> found.save("blocks10.exemplars")  # doctest: +SKIP
+    >>> model = nn.Sequential(nn.Conv2d(3, 1, 1, bias=False)).eval()
+    >>> with torch.no_grad():
+    ...     _ = model[0].weight.copy_(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for name, red in [("dark.png", 64), ("red.png", 255), ("pink.png", 128)]:
+    ...     Image.new("RGB", (16, 16), (red, 0, 0)).save(Path(tmp.name, name))
+    >>> found = opt.dataset.top_exemplars(model, "0", tmp.name, k=2, size=16, show_progress=False)
+    >>> [Path(source).name for source in found[0].sources]
+    ['red.png', 'pink.png']
+    >>> [round(value, 4) for value in found[0].activations]  # 255 / 255, 128 / 255
+    [1.0, 0.502]
+    >>> path = found.save(Path(tmp.name, "red.exemplars"))
+    >>> opt.dataset.load_exemplars(path)[0].activations == found[0].activations
+    True
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -67,9 +67,13 @@ class ImageFileDataset(Dataset):
     """Image files of a folder as [3, H, W] float tensors in [0, 1].
 
     Example:
-        >>> dataset = ImageFileDataset("photos/", size=224)  # doctest: +SKIP
-        >>> dataset[0].shape  # doctest: +SKIP
-        torch.Size([3, 224, 224])
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     Image.new("RGB", (300, 200)).save(Path(tmp, "photo.png"))
+        ...     _ = Path(tmp, "notes.txt").write_text("not an image")
+        ...     dataset = ImageFileDataset(tmp, size=224)
+        ...     len(dataset), dataset[0].shape
+        (1, torch.Size([3, 224, 224]))
     """
 
     def __init__(
@@ -135,9 +139,13 @@ def image_folder_loader(
     """A DataLoader over the image files of a folder (resized and centre-cropped to ``size``).
 
     Example:
-        >>> loader = image_folder_loader("photos/", size=128)  # doctest: +SKIP
-        >>> next(iter(loader)).shape  # doctest: +SKIP
-        torch.Size([16, 3, 128, 128])
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     for i in range(3):
+        ...         Image.new("RGB", (160, 120)).save(Path(tmp, f"photo{i}.jpg"))
+        ...     loader = image_folder_loader(tmp, size=64, batch_size=2)
+        ...     [batch.shape for batch in loader]
+        [torch.Size([2, 3, 64, 64]), torch.Size([1, 3, 64, 64])]
     """
     check_int(batch_size, "batch_size", minimum=1)
     dataset = ImageFileDataset(folder, size=size, recursive=recursive)
@@ -152,10 +160,9 @@ def array_image_loader(
     """A DataLoader over in-memory images, e.g. scikit-image or scikit-learn sample photos.
 
     Example:
-        >>> import skimage.data  # doctest: +SKIP
+        >>> import skimage.data
         >>> loader = array_image_loader([skimage.data.chelsea(), skimage.data.coffee()], 64)
-        ... # doctest: +SKIP
-        >>> next(iter(loader)).shape  # doctest: +SKIP
+        >>> next(iter(loader)).shape
         torch.Size([2, 3, 64, 64])
     """
     check_int(batch_size, "batch_size", minimum=1)

@@ -124,13 +124,15 @@ def capture_activation_samples(
         The paths written, in order.
 
     Example:
+        >>> import tempfile
         >>> import torch.nn as nn
         >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
-        >>> loader = [torch.rand(2, 3, 8, 8)]
-        >>> paths = capture_activation_samples(loader, model, ["1"], sample_dir="samples")
-        ... # doctest: +SKIP
-        >>> torch.load(paths[0], weights_only=True).shape  # doctest: +SKIP
-        torch.Size([2, 4])
+        >>> loader = [torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)]  # two batches of two
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     paths = capture_activation_samples(
+        ...         loader, model, ["1"], sample_dir=tmp, samples_per_image=3, show_progress=False)
+        ...     [p.name for p in paths], torch.load(paths[0], weights_only=True).shape
+        (['1_activations_0.pt', '1_activations_1.pt'], torch.Size([6, 4]))
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
@@ -256,7 +258,13 @@ def consolidate_samples(
         The concatenated [N, C] tensor.
 
     Example:
-        >>> samples = consolidate_samples("samples", "1_activations")  # doctest: +SKIP
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     for n in range(3):  # what capture_activation_samples writes: [N, C] each
+        ...         torch.save(torch.full((2, 4), float(n)), Path(tmp, f"1_activations_{n}.pt"))
+        ...     samples = consolidate_samples(tmp, "1_activations", show_progress=False)
+        >>> samples.shape, samples[:, 0].tolist()
+        (torch.Size([6, 4]), [0.0, 0.0, 1.0, 1.0, 2.0, 2.0])
     """
     folder = Path(sample_dir)
     if not folder.is_dir():

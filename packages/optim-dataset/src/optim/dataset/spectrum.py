@@ -154,7 +154,11 @@ def save_magnitude_spectrum(spectrum: torch.Tensor, path: str | os.PathLike) -> 
     """Save a magnitude spectrum as a tensor file (``torch.save``).
 
     Example:
-        >>> save_magnitude_spectrum(torch.ones(3, 8, 5), "spectrum.pt")  # doctest: +SKIP
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     save_magnitude_spectrum(torch.ones(3, 8, 5), os.path.join(tmp, "spectrum.pt"))
+        ...     os.listdir(tmp)
+        ['spectrum.pt']
     """
     _check_spectrum(spectrum)
     torch.save(spectrum.detach().cpu().contiguous(), os.fspath(path))
@@ -164,7 +168,12 @@ def load_magnitude_spectrum(path: str | os.PathLike) -> torch.Tensor:
     """Load a spectrum saved by :func:`save_magnitude_spectrum` (``weights_only=True``).
 
     Example:
-        >>> spectrum = load_magnitude_spectrum("spectrum.pt")  # doctest: +SKIP
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "spectrum.pt")
+        ...     save_magnitude_spectrum(torch.ones(3, 8, 5), path)
+        ...     load_magnitude_spectrum(path).shape
+        torch.Size([3, 8, 5])
     """
     spectrum = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     if not isinstance(spectrum, torch.Tensor):

@@ -79,13 +79,15 @@ class CLIPTokenizer:
 
     Example:
         >>> import tempfile, pathlib
-        >>> merges = pathlib.Path(tempfile.mkdtemp()) / "merges.txt"
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> merges = pathlib.Path(tmp.name) / "merges.txt"
         >>> _ = merges.write_text("#version: 0.2\\nh i</w>\\n")
         >>> tokenizer = CLIPTokenizer(merges, context_length=4)
         >>> tokenizer("hi")
         tensor([[513, 512, 514,   0]])
         >>> tokenizer.decode(tokenizer("hi")[0])
         'hi'
+        >>> tmp.cleanup()
     """
 
     def __init__(

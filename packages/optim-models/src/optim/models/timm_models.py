@@ -9,7 +9,9 @@ put it. With weights, timm's own preprocessing (mean/std) becomes the model's in
 a model with a fixed patch grid (ViT, Swin) takes its one input size (``optim`` reads it).
 
 Example:
-    >>> model = timm_model("resnet18")  # doctest: +SKIP
+    >>> model = timm_model("resnet18")  # random weights: nothing is downloaded
+    >>> type(model).__name__, type(model.layer4).__name__
+    ('ResNet', 'Sequential')
 """
 
 from __future__ import annotations
@@ -81,8 +83,12 @@ def resolve(name: str) -> Any:
             (the closest names listed).
 
     Example:
-        >>> resolve("resnet18").func.__name__  # doctest: +SKIP
+        >>> resolve("resnet18").func.__name__
         'timm_model'
+        >>> resolve("resnet_18")
+        Traceback (most recent call last):
+        ...
+        LookupError: timm has no model 'resnet_18'. Closest names: resnet18, ...
     """
     try:
         checked = _check_name(name)
@@ -185,8 +191,8 @@ def timm_model(
         WeightsUnavailableError: ``pretrained`` and no cached file (says where to put it).
 
     Example:
-        >>> model = timm_model("vit_tiny_patch16_224")  # doctest: +SKIP
-        >>> model.required_input_size  # doctest: +SKIP
+        >>> model = timm_model("vit_tiny_patch16_224")
+        >>> model.required_input_size
         (224, 224)
     """
     del progress

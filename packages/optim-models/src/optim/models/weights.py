@@ -248,10 +248,12 @@ def load_state_dict(
 
     Example:
         >>> import tempfile, pathlib
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.pth"
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(tmp.name) / "w.pth"
         >>> torch.save({"weight": torch.ones(2)}, path)
         >>> load_state_dict(model_path=path)["weight"]
         tensor([1., 1.])
+        >>> tmp.cleanup()
     """
     path, remedy = _locate(url, model_path, progress, name, remedy)
     return _check_mapping(_read_file(path, remedy), path, remedy)
@@ -318,10 +320,12 @@ def load_weights(
 
     Example:
         >>> import tempfile, pathlib
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.pth"
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(tmp.name) / "w.pth"
         >>> torch.save(nn.Linear(2, 1).state_dict(), path)
         >>> load_weights(nn.Linear(2, 1), model_path=path).weight.shape
         torch.Size([1, 2])
+        >>> tmp.cleanup()
     """
     name = type(model).__name__
     path, remedy = _locate(url, model_path, progress, name, remedy)

@@ -55,7 +55,7 @@ class ChannelReducer:
     Example:
         >>> import torch
         >>> reducer = ChannelReducer(3, "NMF", random_state=0, max_iter=500)
-        >>> acts = torch.rand(2, 16, 7, 7)  # NCHW, non-negative
+        >>> acts = torch.rand(2, 16, 7, 7, generator=torch.Generator().manual_seed(0))  # NCHW, >= 0
         >>> reducer.fit_transform(acts).shape
         torch.Size([2, 3, 7, 7])
     """
