@@ -80,9 +80,9 @@ def _reference(x, translate, scale, degrees, final, out_size, fill):
 def test_identity_parameters_are_constant_padding(height, width, padding):
     x = torch.rand(2, 3, height, width, dtype=torch.float64)
     fused = _fused(padding=padding, fill=0.25)
-    out = fused.apply(x, _params(2))
+    out = fused.warp(x, _params(2))
     torch.testing.assert_close(out, nn.ConstantPad2d(padding, 0.25)(x), rtol=0, atol=1e-6)
-    cropped = _fused(padding=padding, crop_or_pad_output=True).apply(x, _params(2))
+    cropped = _fused(padding=padding, crop_or_pad_output=True).warp(x, _params(2))
     torch.testing.assert_close(cropped, x, rtol=0, atol=1e-6)
 
 
@@ -105,7 +105,7 @@ def _shifted(x: np.ndarray, dx: int, dy: int, padding: int, fill: float) -> np.n
 def test_integer_translations_shift_the_image(translate, final):
     x = torch.rand(1, 1, 5, 8, dtype=torch.float64)
     fused = _fused(padding=2, fill=0.5)
-    out = fused.apply(x, _params(translate=translate, final=final))
+    out = fused.warp(x, _params(translate=translate, final=final))
     dx, dy = translate[0] + final[0], translate[1] + final[1]
     expected = _shifted(x[0, 0].numpy(), dx, dy, 2, 0.5)
     np.testing.assert_allclose(out[0, 0].numpy(), expected, rtol=0, atol=1e-6)
@@ -116,7 +116,7 @@ def test_integer_translations_shift_the_image(translate, final):
 def test_right_angles_match_rot90_counter_clockwise(degrees, k, size):
     x = torch.rand(1, 2, size, size, dtype=torch.float64)
     fused = _fused(padding=1, fill=0.5)
-    out = fused.apply(x, _params(degrees=float(degrees)))
+    out = fused.warp(x, _params(degrees=float(degrees)))
     expected = np.rot90(F.pad(x, [1] * 4, value=0.5).numpy(), k=k, axes=(-2, -1))
     np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-6)
     # RandomRotation turns the same way (on square images).
@@ -129,10 +129,10 @@ def test_rotation_matches_random_rotation(width):
     x = torch.rand(2, 3, 12, width, dtype=torch.float64)
     eager = RandomRotation([0]).rotate_tensor(x, 30.0)
     # With fill 0 both fill the outside with zeros: equal everywhere.
-    zero_fill = _fused(padding=0, fill=0.0).apply(x, _params(2, degrees=30.0))
+    zero_fill = _fused(padding=0, fill=0.0).warp(x, _params(2, degrees=30.0))
     torch.testing.assert_close(zero_fill, eager, rtol=0, atol=1e-6)
     # With fill 0.5 the interior (samples whose four neighbours are inside) is unchanged.
-    out = _fused(padding=0, fill=0.5).apply(x, _params(2, degrees=30.0))
+    out = _fused(padding=0, fill=0.5).warp(x, _params(2, degrees=30.0))
     rows, columns = slice(4, 8), slice(width // 2 - 2, width // 2 + 2)
     torch.testing.assert_close(
         out[..., rows, columns], eager[..., rows, columns], atol=1e-6, rtol=0
@@ -143,7 +143,7 @@ def test_rotation_matches_random_rotation(width):
 def test_rotation_of_non_square_image_is_rigid():
     """90 degrees turns a 4x8 image into 8x4 content, centred on the 8x12 padded canvas."""
     x = torch.rand(1, 1, 4, 8, dtype=torch.float64)
-    out = _fused(padding=2, fill=0.5).apply(x, _params(degrees=90.0))
+    out = _fused(padding=2, fill=0.5).warp(x, _params(degrees=90.0))
     expected = np.full((8, 12), 0.5)
     expected[:, 2:10][:, 2:6] = np.rot90(x[0, 0].numpy())
     np.testing.assert_allclose(out[0, 0].numpy(), expected, rtol=0, atol=1e-6)
@@ -153,7 +153,7 @@ def test_rotation_of_non_square_image_is_rigid():
 @pytest.mark.parametrize(("height", "width"), [(8, 8), (6, 10)])
 def test_scale_matches_random_scale_affine_with_inverse_factor(scale, height, width):
     x = torch.rand(2, 3, height, width, dtype=torch.float64)
-    out = _fused(padding=2, fill=0.5).apply(x, _params(2, scale=scale))
+    out = _fused(padding=2, fill=0.5).warp(x, _params(2, scale=scale))
     padded = F.pad(x, [2] * 4, value=0.5)
     expected = RandomScaleAffine([1.0]).scale_tensor(padded - 0.5, 1.0 / scale) + 0.5
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
@@ -162,7 +162,7 @@ def test_scale_matches_random_scale_affine_with_inverse_factor(scale, height, wi
 def test_scale_two_is_the_centre_of_random_scale():
     """RandomScale(2) doubles the size; the fused zoom keeps the centre of it."""
     x = torch.rand(1, 3, 8, 10, dtype=torch.float64)
-    out = _fused(crop_or_pad_output=True).apply(x, _params(scale=2.0))
+    out = _fused(crop_or_pad_output=True).warp(x, _params(scale=2.0))
     resized = RandomScale([1.0]).scale_tensor(x, 2.0)
     torch.testing.assert_close(out, resized[..., 4:12, 5:15], rtol=0, atol=1e-6)
 
@@ -180,14 +180,26 @@ def test_composed_warp_matches_numpy_reference(
 ):
     x = torch.rand(1, 1, height, width, dtype=torch.float64)
     fused = _fused(padding=2, fill=0.5, crop_or_pad_output=crop)
-    out = fused.apply(x, _params(translate=translate, scale=scale, degrees=degrees, final=final))
+    out = fused.warp(x, _params(translate=translate, scale=scale, degrees=degrees, final=final))
     out_size = fused.output_size(height, width)
     assert list(out.shape[-2:]) == out_size
     expected = _reference(x[0, 0].numpy(), translate, scale, degrees, final, out_size, 0.5)
     np.testing.assert_allclose(out[0, 0].numpy(), expected, rtol=0, atol=1e-6)
 
 
-def test_each_image_gets_its_own_parameters_in_apply():
+def test_module_apply_reaches_the_fused_transform():
+    # nn.Module.apply(fn) visits every submodule; a method named apply(x, params) broke it.
+    model = nn.Sequential(_fused(), nn.Identity())
+    seen = []
+    assert model.apply(seen.append) is model
+    assert [type(m).__name__ for m in seen] == [
+        "FusedTransformationRobustness",
+        "Identity",
+        "Sequential",
+    ]
+
+
+def test_each_image_gets_its_own_parameters_in_warp():
     x = torch.rand(1, 1, 7, 9, dtype=torch.float64).expand(3, 1, 7, 9)
     params = AffineParameters(
         torch.tensor([[1.0, 0.0], [0.0, 0.0], [-2.0, 1.0]], dtype=torch.float64),
@@ -196,10 +208,10 @@ def test_each_image_gets_its_own_parameters_in_apply():
         torch.tensor([[0.0, 1.0], [2.0, 0.0], [0.0, 0.0]], dtype=torch.float64),
     )
     fused = _fused(padding=1, fill=0.5)
-    out = fused.apply(x, params)
+    out = fused.warp(x, params)
     for i in range(3):
         single = AffineParameters(*(p[i : i + 1] for p in params))
-        torch.testing.assert_close(out[i : i + 1], fused.apply(x[i : i + 1], single))
+        torch.testing.assert_close(out[i : i + 1], fused.warp(x[i : i + 1], single))
         expected = _reference(
             x[i, 0].numpy(), params.translate[i].tolist(), params.scale[i].item(),
             params.degrees[i].item(), params.final_translate[i].tolist(), [9, 11], 0.5,
@@ -317,7 +329,7 @@ def test_gradient_flows_to_the_input():
     x = torch.rand(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
     fused = _fused(padding=1, fill=0.5)
     params = _params(translate=(0.3, -0.6), scale=1.2, degrees=13.0, final=(1, 0))
-    assert torch.autograd.gradcheck(lambda image: fused.apply(image, params), (x,))
+    assert torch.autograd.gradcheck(lambda image: fused.warp(image, params), (x,))
     _fused(translate=1, final_translate=1)(x).sum().backward()  # small shifts keep it in view
     assert x.grad is not None and x.grad.abs().sum() > 0
 
@@ -479,7 +491,7 @@ def test_call_validation():
     with pytest.raises(ValueError, match="floating-point"):
         fused(torch.ones(1, 3, 8, 8, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"sample_parameters\(B"):
-        fused.apply(torch.rand(3, 3, 8, 8), fused.sample_parameters(2))
+        fused.warp(torch.rand(3, 3, 8, 8), fused.sample_parameters(2))
     with pytest.raises(ValueError, match="batch must be >= 1"):
         fused.sample_parameters(0)
     with pytest.raises(ValueError, match=r"move the module first with \.to\('meta'\)"):
@@ -504,7 +516,7 @@ def test_cuda_graph_replays_draw_fresh_parameters():
 
     def step():
         params = fused.sample_parameters(4, device, torch.float32)
-        out = fused.apply(image, params)
+        out = fused.warp(image, params)
         grad = torch.autograd.grad(out.square().mean(), image)[0]
         return params, out, grad
 
@@ -532,7 +544,7 @@ def test_cuda_graph_replays_draw_fresh_parameters():
     assert not torch.equal(first_out, second_out) and not torch.equal(first_grad, second_grad)
     assert static_out.shape == (4, 3, 36, 36)
     # The replayed output is the eager warp of the replayed parameters.
-    torch.testing.assert_close(static_out, fused.apply(image, replays[-1]).detach())
+    torch.testing.assert_close(static_out, fused.warp(image, replays[-1]).detach())
 
     def stats(draws):
         translate = torch.cat([d.translate for d in draws])
@@ -584,7 +596,7 @@ def test_resize_canvas_sizes_the_output_like_the_eager_stack():
     for _ in range(20):
         params = fused.sample_parameters(1)
         zoom = float(params.scale[0])
-        out = fused.apply(torch.rand(1, 3, 64, 64), params)
+        out = fused.warp(torch.rand(1, 3, 64, 64), params)
         assert out.shape[-2:] == (int(68 * zoom), int(68 * zoom))  # floor, as F.interpolate
         sizes.add(out.shape[-1])
     assert len(sizes) > 3  # the canvas follows the zoom

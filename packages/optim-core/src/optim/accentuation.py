@@ -13,7 +13,7 @@ from optim.images.fft_image import FFTImage
 from optim.images.image_tensor import ImageTensor
 from optim.images.natural_image import NaturalImage
 from optim.loss.activation import ChannelActivation, LayerActivation
-from optim.loss.base import CompositeLoss, Loss
+from optim.loss.base import CompositeLoss, Loss, TargetsToValues
 from optim.optimization.step_record import StepRecord
 from optim.rendering.engine import optimize_image, progress_bar
 from optim.rendering.spec import RenderSpec
@@ -44,6 +44,7 @@ class _SeedPair(nn.Module):
     def __init__(self, image: nn.Module, seed: torch.Tensor) -> None:
         super().__init__()
         self.image = image
+        self.seed: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("seed", seed)
 
     def forward(self) -> torch.Tensor:
@@ -183,9 +184,12 @@ def accentuate(
     # objective itself is recorded by the engine.
     records = {name: StepRecord(steps) for name in ("target", "distance")}
 
-    def objective(targets_to_values: dict) -> torch.Tensor:
+    def objective(targets_to_values: TargetsToValues) -> torch.Tensor:
         value = target_loss(targets_to_values).mean()
-        distance = _relative_distance(targets_to_values[distance_target])
+        regularized = targets_to_values[distance_target]
+        if regularized is None:
+            raise RuntimeError(f"The regularization target {distance_target!r} produced no output.")
+        distance = _relative_distance(regularized)
         records["target"].append(value.detach())
         records["distance"].append(distance.detach())
         return value - regularization_weight * distance
@@ -196,7 +200,7 @@ def accentuate(
     progress = progress_bar(steps, "accentuate", show_progress)
     try:
         run = optimize_image(
-            model, loss, lambda: (pair, transform), seed=spec.seed, steps=steps, lr=spec.lr,
+            model, loss, lambda: (pair, transform), seed=spec.fixed_seed, steps=steps, lr=spec.lr,
             device=device, progress=progress,
         )  # fmt: skip
     finally:

@@ -25,7 +25,7 @@ import difflib
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "ArgumentError",
@@ -54,8 +54,10 @@ def _fail(cls: type[ArgumentError], name: str, rule: str, value: Any, hint: str 
     raise cls(f"{name} must be {rule}, got {value!r}." + (f" {hint}" if hint else ""))
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an integer (Python or numpy), and not a bool.
+
+    Narrows ``value`` to ``int`` for type checkers (a numpy integer behaves as one).
 
     Example:
         >>> is_int(3), is_int(True), is_int(3.0)
@@ -64,8 +66,10 @@ def is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_real(value: Any) -> bool:
+def is_real(value: object) -> TypeGuard[float]:
     """Whether ``value`` is a real number (int or float, Python or numpy), and not a bool.
+
+    Narrows ``value`` to ``float`` for type checkers (an int or numpy real behaves as one).
 
     Example:
         >>> is_real(0.5), is_real(False), is_real("1")

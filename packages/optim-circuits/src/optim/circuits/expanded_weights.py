@@ -253,6 +253,8 @@ def extract_expanded_weights(
                 f"crop_shape needs spatial weights [C2, C1, H, W], got {tuple(weights.shape)}."
             )
         if crop_func is None:
-            from optim.transforms import center_crop as crop_func
+            from optim.transforms import center_crop
+
+            crop_func = center_crop
         weights = crop_func(weights, size)
     return weights

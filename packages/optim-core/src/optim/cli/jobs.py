@@ -95,6 +95,8 @@ def render_job(
         with user_errors():
             result = render(model, spec, show_progress=show_progress)
     except NotFiniteError as exc:
+        if not isinstance(exc.result, RenderResult):  # render always attaches one
+            raise
         result = exc.result  # the last good image, with the error
     result.save(out)
     write_manifest(manifest_path, render_manifest(result, source, out, manifest_path))
@@ -214,6 +216,8 @@ def channels_job(
         with user_errors():
             result = render_layer(model, spec, show_progress=show_progress)
     except NotFiniteError as exc:
+        if not isinstance(exc.result, LayerRenderResult):  # render_layer always attaches one
+            raise
         result = exc.result
         if not result.channels:
             raise CLIError(str(exc), exit_code=1) from None
@@ -239,7 +243,8 @@ def finish(
         raise CLIError(f"{result.error} Kept the last good state: {wrote}.", exit_code=1)
     if result.interrupted:
         if isinstance(result, RenderResult):
-            done = f"{len(result.history)} of {result.spec.steps} steps"
+            of_steps = f" of {result.spec.steps}" if result.spec is not None else ""
+            done = f"{len(result.history)}{of_steps} steps"
         elif isinstance(result, ModelJobResult):
             done = f"{sum(j.channels_done for j in result.layers)} channels"
             wrote += "; run the same command again to finish the job"
@@ -247,7 +252,9 @@ def finish(
             done = f"{result.channels_done} of {len(result.channels)} channels"
             wrote += "; run the same command again to finish the job"
         else:
-            done = f"{len(result.channels)} of {len(result.spec.channels)} channels"
+            asked = result.spec.channels if result.spec is not None else None
+            of_asked = f" of {len(asked)}" if asked is not None else ""
+            done = f"{len(result.channels)}{of_asked} channels"
         raise CLIError(f"interrupted after {done}; kept {wrote}.", exit_code=130)
     return 0
 
@@ -274,15 +281,18 @@ def report_render(
     result: RenderResult, source: ModelSource, out: Path, manifest_path: Path
 ) -> None:
     """The one line ``optim render`` prints about what it wrote."""
+    target = result.spec.target if result.spec is not None else result.settings.get("target")
     print(
-        f"wrote {out} and {manifest_path}: {source.name} {result.spec.target}, objective "
+        f"wrote {out} and {manifest_path}: {source.name} {target}, objective "
         f"{result.final_objective:.4g}, {len(result.history)} steps in "
         f"{result.wall_time_s:.1f} s ({result.steps_per_s:.2f} steps/s), seed {result.seed}"
     )
 
 
 def report_layer(job: LayerJobResult, source: ModelSource) -> str:
-    """The one line ``optim layer`` prints about what it wrote."""
+    """The one line ``optim layer`` prints about what it wrote (rank 0: the gallery's)."""
+    if job.paths is None:
+        raise ValueError("report_layer reports the gallery, which only rank 0 writes.")
     kept = f", {len(job.kept)} kept from an earlier run" if job.kept else ""
     speed = (
         f"; {job.wall_time_s:.1f} s, {job.channel_steps_per_s:.1f} channel-steps/s"

@@ -50,7 +50,7 @@ RENDER_OPTIONS = (
 """The options of :func:`add_render_options` and ``--model``, named as RenderSpec fields."""
 
 
-def _one_line(message: str) -> str:
+def _one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 

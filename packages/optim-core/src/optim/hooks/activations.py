@@ -21,8 +21,8 @@ def model_device(model: nn.Module) -> torch.device | None:
     """
     for tensor in model.parameters():
         return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for buffer in model.buffers():
+        return buffer.device
     return None
 
 
@@ -30,7 +30,7 @@ def collect_activations(
     model: nn.Module,
     targets: Target | Iterable[Target],
     model_input: torch.Tensor | None = None,
-) -> dict[Target, torch.Tensor]:
+) -> dict[Target, torch.Tensor | None]:
     """Run ``model`` once on ``model_input`` and return the targets' outputs.
 
     A replacement for ``torchvision.models.feature_extraction`` that works on models that
@@ -45,7 +45,8 @@ def collect_activations(
         model_input: The input batch; default ``torch.zeros(1, 3, 224, 224)``.
 
     Returns:
-        ``{target as given: activation}``, in the order given.
+        ``{target as given: activation}``, in the order given (``None`` for a target that
+        the forward pass did not reach).
 
     Example:
         >>> import torch, torch.nn as nn

@@ -11,6 +11,9 @@ from torch import nn
 Target = nn.Module | str
 """What an objective may target: a module, or its dotted name in ``model.named_modules()``."""
 
+NestedTargets = Target | Iterable["NestedTargets"]
+"""A target or a (nested) iterable of targets, as :func:`flatten_targets` accepts them."""
+
 _BRACKET_INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -96,7 +99,7 @@ def resolve_targets(
     return {target: resolve_target(model, target) for target in flatten_targets(targets)}
 
 
-def flatten_targets(targets: Target | Iterable[Target] | None) -> list[Target]:
+def flatten_targets(targets: NestedTargets | None) -> list[Target]:
     """Turn a single target, ``None`` or a (nested) iterable of targets into a flat list.
 
     Duplicates are dropped, keeping the first occurrence.

@@ -39,9 +39,15 @@ def to_uint8_hwc(
 
 
 def to_pil(
-    x: torch.Tensor, scale: float = 255.0, mode: str | None = None, **grid: int | float | None
+    x: torch.Tensor,
+    scale: float = 255.0,
+    mode: str | None = None,
+    images_per_row: int | None = None,
+    padding: int = 2,
+    pad_value: float = 0.0,
 ) -> Image.Image:
-    """Convert a CHW/NCHW tensor to a PIL image (``mode`` defaults from the channel count)."""
-    array = to_uint8_hwc(x, scale=scale, **grid)  # type: ignore[arg-type]
+    """Convert a CHW/NCHW tensor to a PIL image (``mode`` defaults from the channel count; a
+    batch is laid out as :func:`to_uint8_hwc` does)."""
+    array = to_uint8_hwc(x, scale, images_per_row, padding, pad_value)
     image = Image.fromarray(array)
     return image.convert(mode) if mode is not None and mode != image.mode else image

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
 
 import torch
 
@@ -19,7 +20,8 @@ _OWN_MODULES = ("optim.image_utils", "optim.images")  # show() and ImageTensor.s
 
 def _user_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the first frame outside show()'s modules."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_globals.get("__name__", "").startswith(_OWN_MODULES):
         frame, level = frame.f_back, level + 1
     return level

@@ -59,6 +59,7 @@ class FFTImage(ImageParameterization):
         freqs = rfft2d_freqs(height, width)
         scale = (height * width) ** 0.5 / torch.clamp(freqs, min=1.0 / max(height, width))
         dtype = init.dtype if init is not None else torch.get_default_dtype()
+        self.spectrum_scale: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("spectrum_scale", scale[None, :, :, None].to(dtype))
         if init is None:
             shape = (batch, channels, *freqs.shape, 2)

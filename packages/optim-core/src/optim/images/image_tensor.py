@@ -38,7 +38,9 @@ class ImageTensor(torch.Tensor):
             return torch.from_numpy(x).as_subclass(cls)
         return torch.as_tensor(x, dtype=torch.get_default_dtype()).as_subclass(cls)
 
-    def __repr__(self, *, tensor_contents: Any = None) -> str:
+    # mypy reads a dunder method's keyword-only argument as positional-only, and then finds
+    # this signature (the same as Tensor.__repr__'s) incompatible with Tensor's.
+    def __repr__(self, *, tensor_contents: Any = None) -> str:  # type: ignore[override]
         text = repr(self.as_subclass(torch.Tensor))
         return "ImageTensor(" + text.removeprefix("tensor(").replace("\n", "\n" + " " * 5)
 

@@ -130,6 +130,7 @@ class MACOImage(ImageParameterization):
                 f"[C, {height}, {width // 2 + 1}]. Compute it at this size with "
                 f"optim.dataset.dataset_magnitude_spectrum(loader, size=({height}, {width}))."
             )
+        self.magnitude: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("magnitude", self._unit_std_magnitude(magnitude).to(torch.float32))
 
         if init is None:
@@ -140,6 +141,7 @@ class MACOImage(ImageParameterization):
             phase = torch.angle(torch.fft.rfft2(init.to(torch.float64))).to(torch.float32)
         self.phase = nn.Parameter(phase)
         self.accumulate_transparency = accumulate_transparency
+        self.transparency_accumulator: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("transparency_accumulator", torch.zeros(batch, 1, height, width))
 
     def _unit_std_magnitude(self, magnitude: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,19 @@ from optim.images.parameterization import ImageParameterization
 from optim.transforms.to_rgb import ToRGB
 
 
+def _decorrelated_init(init: torch.Tensor, decorrelate: nn.Module) -> torch.Tensor:
+    """``init`` mapped into the decorrelated space: ``decorrelate(init, inverse=True)``."""
+    if not isinstance(init, torch.Tensor):
+        raise TypeError(f"init must be a tensor, got {type(init).__name__}.")
+    try:
+        return decorrelate(init.detach().as_subclass(torch.Tensor), inverse=True)
+    except TypeError as exc:
+        raise TypeError(
+            "decorrelate_init=True needs a decorrelation module whose forward accepts "
+            "inverse=True (like ToRGB); pass decorrelate_init=False otherwise."
+        ) from exc
+
+
 class NaturalImage(ImageParameterization):
     """Parameterization -> ToRGB recorrelation -> squash function -> :class:`ImageTensor`.
 
@@ -66,7 +79,7 @@ class NaturalImage(ImageParameterization):
             self.parameterization = parameterization
         elif isinstance(parameterization, type) and issubclass(parameterization, nn.Module):
             if init is not None and decorrelate_init and self.decorrelate is not None:
-                init = self._decorrelate_init(init)
+                init = _decorrelated_init(init, self.decorrelate)
             kwargs: dict[str, object] = {
                 "size": size,
                 "channels": channels,
@@ -81,17 +94,6 @@ class NaturalImage(ImageParameterization):
                 "parameterization must be an ImageParameterization class or instance, got "
                 f"{parameterization!r}."
             )
-
-    def _decorrelate_init(self, init: torch.Tensor) -> torch.Tensor:
-        if not isinstance(init, torch.Tensor):
-            raise TypeError(f"init must be a tensor, got {type(init).__name__}.")
-        try:
-            return self.decorrelate(init.detach().as_subclass(torch.Tensor), inverse=True)
-        except TypeError as exc:
-            raise TypeError(
-                "decorrelate_init=True needs a decorrelation module whose forward accepts "
-                "inverse=True (like ToRGB); pass decorrelate_init=False otherwise."
-            ) from exc
 
     @torch.jit.ignore
     def _to_image_tensor(self, x):

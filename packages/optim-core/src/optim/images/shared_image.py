@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,12 +21,24 @@ def _as_offsets(
         return None
     if is_int(offset):
         return [[int(offset)] * 4] * count
-    items = list(offset)
-    if items and all(isinstance(o, Sequence) for o in items):
+    if not isinstance(offset, Iterable):
+        raise TypeError(
+            f"offset must be an int, 1 to 4 ints, or one such sequence per shared shape, got "
+            f"{offset!r}."
+        )
+    items: list[int | Sequence[int]] = list(offset)
+    per_shape = [o for o in items if isinstance(o, Sequence)]
+    if items and len(per_shape) == len(items):
         if len(items) != count:
             raise ValueError(f"Need one offset per shared shape ({count}), got {len(items)}.")
-        return [_pad_offset(o) for o in items]
-    return [_pad_offset(items)] * count  # type: ignore[arg-type]
+        return [_pad_offset(o) for o in per_shape]
+    flat = [o for o in items if not isinstance(o, Sequence)]
+    if len(flat) != len(items):
+        raise TypeError(
+            f"offset mixes ints and sequences: {offset!r}. Give 1 to 4 ints, or one sequence "
+            "per shared shape."
+        )
+    return [_pad_offset(flat)] * count
 
 
 def _pad_offset(offset: Sequence[int]) -> list[int]:
@@ -101,9 +113,10 @@ class SharedImage(ImageParameterization):
         self.offset = _as_offsets(offset, len(tensors))
         self.has_offset = self.offset is not None
 
+    # A type comment: TorchScript cannot read the postponed annotations of an ignored method.
     @torch.jit.ignore
     def _apply_offset(self, tensors):
-        # type: (List[torch.Tensor]) -> List[torch.Tensor]
+        # type: (list[torch.Tensor]) -> list[torch.Tensor]
         """Shift the shared tensors in Python (SymmetricPadding is an autograd.Function)."""
         assert self.offset is not None
         shifted = []

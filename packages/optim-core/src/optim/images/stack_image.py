@@ -43,7 +43,7 @@ class StackImage(ImageParameterization):
         super().__init__()
         if len(parameterizations) == 0:
             raise ValueError("StackImage needs at least one parameterization or tensor.")
-        modules = []
+        modules: list[nn.Module] = []
         for item in parameterizations:
             if isinstance(item, torch.Tensor):
                 modules.append(SimpleTensorParameterization(item))
@@ -68,7 +68,9 @@ class StackImage(ImageParameterization):
         first = outputs[0]
         for output in outputs:
             same_rank = output.dim() == 4 and first.dim() == 4
-            if not same_rank or not _match_outside(output.shape, first.shape, self.dim % 4):
+            if not same_rank or not _match_outside(
+                list(output.shape), list(first.shape), self.dim % 4
+            ):
                 raise ValueError(
                     "StackImage needs 4-D outputs that match outside dim "
                     f"{self.dim}, got {list(first.shape)} and {list(output.shape)}."

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from optim.checks import is_int, is_real
-from optim.hooks.targets import Target, flatten_targets
+from optim.hooks.targets import NestedTargets, Target, flatten_targets
 
-TargetsToValues = Mapping[Any, torch.Tensor]
-"""What objectives are called with: ``{target (module or name): its output}``."""
+TargetsToValues = Mapping[Any, torch.Tensor | None]
+"""What objectives are called with: ``{target (module or name): its output}`` (``None`` for a
+target that the forward pass did not reach; :meth:`BaseLoss.activation` refuses it)."""
 
 BatchIndex = int | Sequence[int | None] | None
 """``None`` (whole batch), an int ``i`` (sample ``i`` only) or ``[start, end]``."""
@@ -28,7 +29,7 @@ BatchIndex = int | Sequence[int | None] | None
 Number = int | float
 
 
-def _check_target(target: Target | Sequence[Target]) -> Target | list[Target]:
+def _check_target(target: Target | Sequence[NestedTargets]) -> Target | list[Target]:
     if isinstance(target, nn.Module | str):
         return target
     if isinstance(target, Sequence):
@@ -222,7 +223,7 @@ class BaseLoss(Loss):
     """
 
     def __init__(
-        self, target: Target | Sequence[Target] = (), batch_index: BatchIndex = None
+        self, target: Target | Sequence[NestedTargets] = (), batch_index: BatchIndex = None
     ) -> None:
         super().__init__()
         self._target = _check_target(target)
@@ -324,7 +325,7 @@ class CompositeLoss(BaseLoss):
         self,
         loss_fn: Callable[[TargetsToValues], torch.Tensor],
         name: str = "",
-        target: Target | Sequence[Target] = (),
+        target: Target | Sequence[NestedTargets] = (),
     ) -> None:
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}.")

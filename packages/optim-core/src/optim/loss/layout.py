@@ -215,6 +215,7 @@ class LayoutView(Loss):
     def __call__(self, targets_to_values: TargetsToValues) -> torch.Tensor:
         values = dict(targets_to_values)
         for target in flatten_targets(self.loss.target):
-            if values.get(target) is not None:
-                values[target] = self.layout.channels_first(values[target])
+            value = values.get(target)
+            if value is not None:
+                values[target] = self.layout.channels_first(value)
         return self.loss(values)

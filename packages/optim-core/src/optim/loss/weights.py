@@ -66,13 +66,14 @@ class ActivationWeights(BaseLoss):
         if not self.neuron:
             return activation * weights.reshape(1, -1, *([1] * (activation.dim() - 2)))
         check_dims(activation, 4, self.__name__)
-        if self.wx is None:
-            row, column = neuron_position(activation, self.x, self.y, self.__name__)
+        x, y, wx, wy = self.x, self.y, self.wx, self.wy
+        if x is None or y is None or wx is None or wy is None:  # a window has all four
+            row, column = neuron_position(activation, x, y, self.__name__)
             return activation[:, :, row, column] * weights
-        window = activation[..., self.y : self.y + self.wy, self.x : self.x + self.wx]
-        if window.shape[2] != self.wy or window.shape[3] != self.wx:
+        window = activation[..., y : y + wy, x : x + wx]
+        if window.shape[2] != wy or window.shape[3] != wx:
             raise IndexError(
-                f"{self.__name__}: the window x={self.x}, y={self.y}, wx={self.wx}, wy={self.wy} "
+                f"{self.__name__}: the window x={x}, y={y}, wx={wx}, wy={wy} "
                 f"does not fit in the target's {activation.shape[2]}x{activation.shape[3]}."
             )
         return window * weights.reshape(1, -1, 1, 1)

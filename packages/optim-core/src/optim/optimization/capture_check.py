@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -129,12 +129,21 @@ class _DeviceSGD(torch.optim.Optimizer):
     def __init__(self, params: Any, lr: float = 0.01) -> None:
         super().__init__(params, {"lr": lr, "capturable": True})
 
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
+
     @torch.no_grad()
-    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        if closure is not None:
+            raise ValueError("_DeviceSGD takes no closure: a captured step re-evaluates nothing.")
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:
                     param.add_(param.grad, alpha=-group["lr"])
+        return None
 
 
 @contextmanager
@@ -152,7 +161,9 @@ def _tensors_replaced(
             if id(module) in seen:
                 continue
             seen.add(id(module))
-            for store in (module._parameters, module._buffers):
+            # Parameters and buffers (a parameter goes back in as a Parameter).
+            stores: tuple[dict[str, Any], ...] = (module._parameters, module._buffers)
+            for store in stores:
                 for name, tensor in store.items():
                     if tensor is None:
                         continue

@@ -18,12 +18,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from optim.checks import check_bool, check_int
+from optim.optimization.run_report import Precision
 
 __all__ = ["FastPath", "ResolvedFastPath", "graph_unsafe_modules"]
 
@@ -63,7 +66,7 @@ class ResolvedFastPath:
         return FP16_LOSS_SCALE if self.autocast_dtype == torch.float16 else 1.0
 
     @property
-    def precision(self) -> str:
+    def precision(self) -> Precision:
         """The model's precision: ``"fp32"`` (no autocast), ``"bf16"`` or ``"fp16"``."""
         return _precision(self.autocast_dtype)
 
@@ -144,6 +147,16 @@ class FastPath:
             fold_batchnorm=False,
         )
 
+    @property
+    def precision(self) -> Precision:
+        """The precision asked for: ``"fp32"`` (no autocast), ``"bf16"`` or ``"fp16"``.
+
+        Example:
+            >>> FastPath(autocast=torch.bfloat16).precision
+            'bf16'
+        """
+        return _precision(_autocast_dtype(self.autocast))
+
     def describe(self) -> dict[str, object]:
         """The settings as JSON-able values (for manifests); ``None`` means auto.
 
@@ -153,7 +166,7 @@ class FastPath:
         """
         return {
             "channels_last": self.channels_last,
-            "autocast": _precision(_autocast_dtype(self.autocast)),
+            "autocast": self.precision,
             "cuda_graph": self.cuda_graph,
             "fuse_transforms": self.fuse_transforms,
             "freeze_model": self.freeze_model,
@@ -163,7 +176,7 @@ class FastPath:
         }
 
     @classmethod
-    def from_description(cls, description: dict[str, object] | None) -> FastPath:
+    def from_description(cls, description: Mapping[str, Any] | None) -> FastPath:
         """Rebuild a FastPath from :meth:`describe` (``None``: the default one).
 
         Example:
@@ -177,7 +190,7 @@ class FastPath:
             raise ValueError(
                 f"Unknown FastPath settings {unknown}; known: {sorted(cls.__dataclass_fields__)}."
             )
-        return cls(**description)  # type: ignore[arg-type]
+        return cls(**description)  # the values are checked by __post_init__
 
     def resolve(self, device: torch.device | None) -> ResolvedFastPath:
         """Decide every "auto" switch for ``device`` (``None`` means CPU).
@@ -213,13 +226,17 @@ class FastPath:
         )
 
 
-def _precision(dtype: torch.dtype | None) -> str:
-    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")  # type: ignore[arg-type]
+def _precision(dtype: torch.dtype | None) -> Precision:
+    if dtype == torch.bfloat16:
+        return "bf16"
+    return "fp16" if dtype == torch.float16 else "fp32"
 
 
 def _autocast_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
-    if value is None or value in (torch.bfloat16, torch.float16):
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if isinstance(value, torch.dtype) and value in (torch.bfloat16, torch.float16):
+        return value
     if value == torch.float32:
         return None
     if isinstance(value, str) and value.lower() in _AUTOCAST_NAMES:

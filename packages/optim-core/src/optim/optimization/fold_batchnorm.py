@@ -67,14 +67,14 @@ def _probe(model: nn.Module, probe: torch.Tensor, targets: list[nn.Module]) -> t
 
     def on_conv(module: nn.Module, _inputs: object, output: object) -> None:
         calls[id(module)] = calls.get(id(module), 0) + 1
-        if isinstance(output, torch.Tensor):
-            produced[id(output)] = module  # type: ignore[assignment]
+        if isinstance(output, torch.Tensor) and isinstance(module, nn.Conv2d):
+            produced[id(output)] = module
 
     def on_bn(module: nn.Module, inputs: tuple[object, ...]) -> None:
         calls[id(module)] = calls.get(id(module), 0) + 1
         conv = produced.get(id(inputs[0])) if inputs else None
-        if conv is not None:
-            found.append((conv, module))  # type: ignore[arg-type]
+        if conv is not None and isinstance(module, nn.BatchNorm2d):
+            found.append((conv, module))
 
     handles = []
     for module in model.modules():
@@ -113,6 +113,8 @@ def fold_tolerance(dtype: torch.dtype = torch.float32) -> float:
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """The folded weight and bias (computed in float64, stored in the conv's dtype)."""
+    if bn.running_mean is None or bn.running_var is None:  # _probe keeps only such pairs
+        raise ValueError(f"{bn} has no running statistics to fold.")
     variance = bn.running_var.double()
     scale = bn.weight.double() if bn.affine else torch.ones_like(variance)
     shift = bn.bias.double() if bn.affine else torch.zeros_like(scale)

@@ -43,6 +43,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from types import TracebackType
 from typing import Protocol
 
 import torch
@@ -166,8 +167,13 @@ class _SideStream:
         self._context = torch.cuda.stream(self.stream)
         return self._context.__enter__()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._context.__exit__(*exc_info)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._context.__exit__(exc_type, exc, traceback)
         torch.cuda.current_stream().wait_stream(self.stream)
 
 
@@ -223,17 +229,20 @@ class GraphedStep:
             return self.eager_step()
         if self._graph is None:
             self._graph = self._graph_factory()
-        if self._static is None:
+        static = self._static
+        if static is None:
             if self._steps <= self.warmup:
                 with self._graph.side_stream():
                     return self.eager_step()
-            if not self._capture(self._graph):
+            static = self._capture(self._graph)
+            if static is None:
                 return self.eager_step()
         self._graph.replay()
         self.replayed += 1
-        return self._static
+        return static
 
-    def _capture(self, graph: StepGraph) -> bool:
+    def _capture(self, graph: StepGraph) -> torch.Tensor | None:
+        """Capture ``body``; its static output, or ``None`` when the capture failed."""
         self.zero_grad()
         try:
             static = graph.capture(self.body)
@@ -254,11 +263,11 @@ class GraphedStep:
                 reason,
             )
             self.failed = exc
-            return False
+            return None
         if not isinstance(static, torch.Tensor):
             raise TypeError(f"The captured step must return a tensor, got {type(static).__name__}.")
         self._static = static
-        return True
+        return static
 
 
 def _reasons(exc: BaseException) -> str:

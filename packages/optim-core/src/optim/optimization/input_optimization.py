@@ -164,7 +164,7 @@ class InputOptimization:
         """
         with self._hooked() as hooks:
             outputs = self._runner.outputs(run_until_targets(self._forward, hooks))
-        values: dict[Target, torch.Tensor | None] = dict(outputs)
+        values: dict[Target, torch.Tensor | None] = {module: out for module, out in outputs.items()}
         values.update({given: outputs[module] for given, module in self._resolved.items()})
         return self.loss_function(values)
 

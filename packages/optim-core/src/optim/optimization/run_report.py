@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-__all__ = ["RunReport"]
+__all__ = ["Precision", "RunReport"]
+
+# The model's precision: "fp32" (no autocast), "bf16" or "fp16".
+Precision = Literal["fp32", "bf16", "fp16"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class RunReport:
     device: str = "cpu"
     cuda_graph: bool = False
     fused_transforms: bool = False
-    autocast: Literal["fp32", "bf16", "fp16"] = "fp32"
+    autocast: Precision = "fp32"
     channels_last: bool = False
     freeze_model: bool = False
     folded_batchnorms: int = 0

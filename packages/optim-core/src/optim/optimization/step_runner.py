@@ -54,6 +54,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from optim.hooks.output_hook import ModuleOutputMapping
 from optim.optimization.fast_path import ResolvedFastPath, graph_unsafe_modules
 from optim.optimization.graphed_step import CudaGraph, GraphedStep, StepGraph, device_generators
 from optim.optimization.model_settings import channels_last_parameters
@@ -65,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 Step = Callable[[], torch.Tensor]
 Summarize = Callable[[torch.Tensor], torch.Tensor]
-Outputs = dict[nn.Module, object]
+Outputs = ModuleOutputMapping  # hooked module -> its output (None: not reached)
 
 
 class EagerRunner:
@@ -313,7 +314,7 @@ def fuse_transforms(
     return convert(transform)
 
 
-def _to_float32(output: object) -> object:
+def _to_float32(output: torch.Tensor | None) -> torch.Tensor | None:
     if isinstance(output, torch.Tensor) and output.dtype in (torch.float16, torch.bfloat16):
         return output.float()
     return output

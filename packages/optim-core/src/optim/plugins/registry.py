@@ -242,8 +242,8 @@ class Registry:
             )
         for kind, table in staged.entries.items():
             state.entries[kind].update(table)
-        for kind, table in staged.namespaces.items():
-            state.namespaces[kind].update(table)
+        for kind, namespaces in staged.namespaces.items():
+            state.namespaces[kind].update(namespaces)
 
     def _load_entry_points(self) -> list[tuple[object, str, str, str]]:
         loaded = []
@@ -289,9 +289,9 @@ class Registry:
             ...         register("mine", "my_package.losses:Mine", description="...")
             >>> registry.add_plugin(MyPlugin, name="mine")
         """
-        name = name or getattr(module, "__name__", repr(module))
+        label = name or str(getattr(module, "__name__", repr(module)))
         with self._lock:
-            self._extra_plugins.append((module, name, distribution, "local"))
+            self._extra_plugins.append((module, label, distribution, "local"))
             self._state = None
 
     def remove_plugin(self, module: object) -> None:

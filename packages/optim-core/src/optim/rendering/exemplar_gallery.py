@@ -91,7 +91,10 @@ def render_peaks(
     for start in range(0, len(images), batch):
         pixels = torch.stack([_load_png(p) for p in images[start : start + batch]]).to(device)
         with torch.no_grad():
-            output = collect_activations(model, [layer], pixels)[layer].float()
+            output = collect_activations(model, [layer], pixels)[layer]
+        if output is None:
+            raise RuntimeError(f"Layer {layer!r} produced no output on the exemplar images.")
+        output = output.float()
         rows = torch.arange(len(pixels))
         picked = output[rows, torch.tensor(channels[start : start + batch])]
         peaks.extend(picked.reshape(len(pixels), -1).max(dim=1).values.tolist())

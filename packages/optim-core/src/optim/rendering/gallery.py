@@ -431,6 +431,11 @@ def write_gallery(
         ...     paths.index.name, sorted(paths.channel_images), paths.grid.is_file()
         ('index.html', [0, 1], True)
     """
+    if result.spec is None:
+        raise ValueError(
+            "write_gallery needs the LayerRenderResult of render_layer, which records its "
+            "spec; this one has spec=None."
+        )
     records = write_channels(result, out_dir, model)
     if remove_stale:
         remove_stale_channels(out_dir, result.channels)

@@ -30,9 +30,10 @@ Size = tuple[int, int]
 def _pair(value: object) -> Size | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return (value, value)
-    pair = isinstance(value, tuple | list) and len(value) == 2
-    if pair and all(isinstance(v, int) for v in value):
-        return (int(value[0]), int(value[1]))
+    if isinstance(value, tuple | list) and len(value) == 2:
+        first, second = value
+        if isinstance(first, int) and isinstance(second, int):
+            return (int(first), int(second))
     return None
 
 

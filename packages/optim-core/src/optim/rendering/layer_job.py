@@ -250,7 +250,7 @@ class _Progress:
     def batch_done(self, channels: int) -> None:
         self.step = 0
         done = self.store.add(f"{self.key}/channels", channels) if self.store else None
-        self._show(done if done is not None else self.bar.n + channels)
+        self._show(done if done is not None else int(self.bar.n) + channels)
 
     def rank_done(self) -> None:
         """This rank rendered its share; rank 0 then follows the others until all are done."""
@@ -327,7 +327,9 @@ def run_layer_job(
     if first_rank is None:
         ranks.check_enough(len(job.batches))
     weights = source.state_dict_sha256 if source is not None else None
-    pending, kept, kept_records = [], [], {}
+    pending: list[list[int]] = []
+    kept: list[list[int]] = []
+    kept_records: dict[int, ChannelRecord] = {}
     for batch in job.batches:
         records = None if force else _finished(out, job, batch, weights)
         if records is None:
@@ -370,6 +372,8 @@ def run_layer_job(
         done = render_batches(model, job, mine, inputs, progress, fast_path, on_batch)
         report.update(rendered=done.batches, seconds=done.wall_time, interrupted=done.interrupted)
     except NotFiniteError as exc:  # the batches that finished before are on disk
+        if not isinstance(exc.result, LayerRenderResult):  # render_batches always attaches one
+            raise
         report.update(rendered=exc.result.batches, seconds=exc.result.wall_time_s)
         report["error"] = str(exc)
     except Exception as exc:
@@ -398,8 +402,8 @@ def run_layer_job(
     )
     if not ranks.is_main:
         return result
-    records = [kept_records.get(c) or read_channel(out, c) for c in job.channels]
-    records = [record for record in records if record is not None]
+    found = [kept_records.get(c) or read_channel(out, c) for c in job.channels]
+    records = [record for record in found if record is not None]
     if not records:
         return result
     views = None

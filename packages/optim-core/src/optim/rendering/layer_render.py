@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optim.loss.base import TargetsToValues
 from optim.optimization.finite_check import NotFiniteError
 from optim.rendering.engine import (
     EngineRun,
@@ -107,8 +108,10 @@ class _ChannelPerSlot:
         self.channels = torch.tensor(channels)
         self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __call__(self, values: dict) -> torch.Tensor:
+    def __call__(self, values: TargetsToValues) -> torch.Tensor:
         activation = values[self.module]
+        if activation is None:
+            raise RuntimeError(f"The layer ({type(self.module).__name__}) produced no output.")
         device = activation.device
         if device not in self._on_device:  # built once per device: no copy inside a CUDA graph
             slots = torch.arange(len(self.channels), device=device)
@@ -326,15 +329,15 @@ def render_batches(
     done = _Done()
     for batch in batches:
         combined = _slots_objective(job.view, batch, spec.objective)
-        seeds = [channel_seed(spec.seed, layer, channel) for channel in batch]
+        seeds = [channel_seed(spec.fixed_seed, layer, channel) for channel in batch]
 
         def build(seeds: list[int] = seeds) -> tuple[nn.Module, nn.Module]:
-            image = _slot_images(parameterization, spec.size, seeds, spec.seed)
+            image = _slot_images(parameterization, spec.size, seeds, spec.fixed_seed)
             return image, build_transforms(transforms, fixed_size=fixed_size)
 
         try:
             run = optimize_image(
-                model, combined, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
+                model, combined, build, seed=spec.fixed_seed, steps=spec.steps, lr=spec.lr,
                 device=job.device, progress=progress, fast_path=fast_path, record="per_slot",
             )  # fmt: skip
         except NotFiniteError as exc:  # the batches that finished go with the error
@@ -343,7 +346,10 @@ def render_batches(
         if run.interrupted:  # Ctrl-C: stop the job, keep the batches that finished
             done.interrupted = True
             break
-        finals = evaluate_objective(model, combined, run.images).tolist()
+        values = evaluate_objective(model, combined, run.images)
+        if values is None:  # the slots objective reads a layer of the model: never None
+            raise RuntimeError(f"The objective of layer {layer!r} reads no output of the model.")
+        finals = values.tolist()
         done.add(batch, run, finals)
         if on_batch is not None:
             single = _Done()
@@ -413,7 +419,7 @@ class _Done:
             history=torch.cat(self.histories, dim=1) if self.histories else torch.empty(0, 0),
             final_objectives=self.finals,
             batches=self.batches,
-            seed=spec.seed,
+            seed=spec.fixed_seed,
             settings={**spec.to_dict(), "layer": layer},
             wall_time_s=self.wall_time,
             batch_wall_times_s=self.batch_times,

@@ -85,7 +85,7 @@ def environment(device: str | torch.device) -> dict[str, Any]:
     from optim.plugins import plugin_distributions
 
     device = torch.device(device)
-    packages = {}
+    packages: dict[str, str] = {}
     for dist in ("optim-core", *plugin_distributions(), *_DISTRIBUTIONS):
         try:
             packages.setdefault(dist, metadata.version(dist))
@@ -370,8 +370,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
+_Fields = dict[str, tuple[type, ...]]  # field -> the types its value may have
 _STR, _OPT_STR = (str,), (str, type(None))
-_MODEL_FIELDS = {
+_MODEL_FIELDS: _Fields = {
     "name": _STR,
     "pretrained": (bool,),
     "distribution": _STR,
@@ -380,7 +381,7 @@ _MODEL_FIELDS = {
     "weights_sha256": _OPT_STR,
     "state_dict_sha256": _STR,
 }
-_OUTPUT_FIELDS = {
+_OUTPUT_FIELDS: dict[str, _Fields] = {
     "render": {"image": _STR, "image_sha256": _STR},
     "layer_channel": {"image": _STR, "image_sha256": _STR},
     "layer": {"grid": _STR, "grid_sha256": _STR, "channels": (dict,)},
@@ -390,7 +391,7 @@ _OUTPUT_FIELDS = {
 def _shape_problem(manifest: dict[str, Any]) -> str | None:
     """What is wrong with the nested fields that re-running relies on, or ``None``."""
 
-    def fields(where: str, value: Any, expected: dict[str, tuple[type, ...]]) -> str | None:
+    def fields(where: str, value: Any, expected: _Fields) -> str | None:
         if not isinstance(value, dict):
             return f"{where} must be an object, got {value!r}"
         for key, kinds in expected.items():
@@ -402,7 +403,7 @@ def _shape_problem(manifest: dict[str, Any]) -> str | None:
         return None
 
     kind = manifest["kind"]
-    checks = [
+    checks: list[tuple[str, Any, _Fields]] = [
         ("settings", manifest["settings"], {}),
         ("environment", manifest["environment"], {}),
         ("outputs", manifest["outputs"], _OUTPUT_FIELDS[kind]),

@@ -75,7 +75,7 @@ def model_layers(model: nn.Module) -> list[str]:
         >>> model_layers(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.ReLU())))
         ['0', '1.0', '1.1']
     """
-    names = []
+    names: list[str] = []
     for name, child in model.named_children():
         if isinstance(child, _CONTAINERS):
             names.extend(f"{name}.{sub}" for sub, _ in child.named_children())
@@ -175,7 +175,8 @@ def render_model(
     names = _check_layers(model, list(layers) if layers is not None else model_layers(model))
     _check_folder(out, model_name, force)
     plans = [_layer_spec(model, spec, layer) for layer in names]
-    counts = [-(-len(s.channels) // s.batch_size) for s, _ in plans]  # batches per layer
+    # Batches per layer (_layer_spec sets every spec's channels).
+    counts = [-(-len(s.channels or ()) // s.batch_size) for s, _ in plans]
     ranks.check_enough(sum(counts))
     done: list[LayerJobResult] = []
     first_rank = 0

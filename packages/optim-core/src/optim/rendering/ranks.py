@@ -193,7 +193,7 @@ def process_group(device: str | None = None) -> Iterator[tuple[Ranks, str | None
         return
     device = _rank_device(device)
     on_cuda = device is not None and device.startswith("cuda")
-    if on_cuda:
+    if device is not None and on_cuda:
         torch.cuda.set_device(torch.device(device))
     _threads_per_rank()
     # A rank waits at a collective while the others finish a batch (or rank 0 computes

@@ -199,6 +199,21 @@ class RenderSpec:
         named = (self.model, self.target, self.objective, self.parameterization, self.transforms)
         return not any(isinstance(v, str) and v.startswith(PYTHON_PREFIX) for v in named)
 
+    @property
+    def fixed_seed(self) -> int:
+        """The seed of a spec that has one (:meth:`with_seed` gives it one).
+
+        Raises:
+            ValueError: the spec has no seed yet.
+
+        Example:
+            >>> RenderSpec(seed=7).fixed_seed
+            7
+        """
+        if self.seed is None:
+            raise ValueError("This RenderSpec has no seed yet; call spec.with_seed() first.")
+        return self.seed
+
     def with_seed(self, *, fresh: bool = False) -> RenderSpec:
         """This spec with a seed: its own, or a drawn one.
 

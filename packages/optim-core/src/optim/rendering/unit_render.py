@@ -108,8 +108,8 @@ def from_python(
         raise TypeError(
             f"fast_path must be an optim.optimization.FastPath, got {type(fast_path).__name__}."
         )
-    asked = (fast_path or FastPath()).describe()
-    graph = next(k for k, v in CUDA_GRAPH_SETTINGS.items() if v == asked["cuda_graph"])
+    asked = fast_path or FastPath()
+    graph = next(k for k, v in CUDA_GRAPH_SETTINGS.items() if v == asked.cuda_graph)
     fields = dict(spec_fields)
     fields["size"] = render_size(model, fields.get("size"), default=DEFAULTS.size)
     device = fields.pop("device", None)
@@ -118,7 +118,7 @@ def from_python(
         target=target,
         parameterization=parameterization,
         transforms=transforms,
-        precision=asked["autocast"],
+        precision=asked.precision,
         cuda_graph=graph,
         device=None if device is None else str(device),
         **fields,
@@ -313,11 +313,12 @@ def render_spec(
     progress = progress_bar(spec.steps, "render", show_progress)
     try:
         run = optimize_image(
-            model, objective, build, seed=spec.seed, steps=spec.steps, lr=spec.lr,
+            model, objective, build, seed=spec.fixed_seed, steps=spec.steps, lr=spec.lr,
             device=device, progress=progress, fast_path=fast_path,
         )  # fmt: skip
     except NotFiniteError as exc:  # the last good image goes with the error
-        exc.result = _result(model, objective, spec, keep_size, exc.run, error=str(exc))
+        if isinstance(exc.run, EngineRun):  # optimize_image always attaches it
+            exc.result = _result(model, objective, spec, keep_size, exc.run, error=str(exc))
         raise
     finally:
         progress.close()
@@ -346,7 +347,7 @@ def _result(
         images=run.images.as_subclass(torch.Tensor).float().cpu(),
         history=run.history,
         final_objective=final_objective,
-        seed=spec.seed,
+        seed=spec.fixed_seed,
         settings=settings,
         wall_time_s=run.wall_time_s,
         spec=spec,

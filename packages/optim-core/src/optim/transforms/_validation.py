@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 
@@ -31,6 +33,13 @@ def check_generator(generator: object, name: str) -> None:
         )
 
 
+def _kinds(name: str, values: object) -> str:
+    return (
+        f"{name} must be a sequence of numbers, a 1-D tensor or a "
+        f"torch.distributions.Distribution, got {values!r}."
+    )
+
+
 def random_int(low: int, high: int, generator: torch.Generator | None) -> int:
     """Draw one integer in ``[low, high)`` from ``generator`` (or torch's global CPU RNG)."""
     return int(torch.randint(low, high, (1,), generator=generator).item())
@@ -49,14 +58,13 @@ def as_values_or_distribution(
         return [], values
     if isinstance(values, torch.Tensor):
         numbers = values.detach().to("cpu", torch.float64).flatten().tolist()
+    elif not isinstance(values, Iterable):
+        raise TypeError(_kinds(name, values))
     else:
         try:
-            numbers = [float(v) for v in values]  # type: ignore[attr-defined]
+            numbers = [float(v) for v in values]
         except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{name} must be a sequence of numbers, a 1-D tensor or a "
-                f"torch.distributions.Distribution, got {values!r}."
-            ) from exc
+            raise TypeError(_kinds(name, values)) from exc
     if len(numbers) == 0:
         raise ValueError(f"{name} must contain at least one value.")
     return numbers, None

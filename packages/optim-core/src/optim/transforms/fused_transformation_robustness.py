@@ -370,8 +370,11 @@ class FusedTransformationRobustness(nn.Module):
             return [math.floor(padded_height * scale), math.floor(padded_width * scale)]
         return [padded_height, padded_width]
 
-    def apply(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
+    def warp(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
         """Warp ``x`` with the given parameters (deterministic; differentiable in both).
+
+        (Not named ``apply``: ``nn.Module.apply(fn)`` must keep working on a model holding
+        this module.)
 
         Every output pixel ``v`` (pixel coordinates about the centre, ``x`` right, ``y`` down)
         samples the input at ``R(degrees) (v - final_translate) / scale - translate``, with
@@ -381,7 +384,7 @@ class FusedTransformationRobustness(nn.Module):
             >>> robustness = FusedTransformationRobustness(padding=1, fill=0.0)
             >>> zero, one = torch.zeros(1), torch.ones(1)
             >>> params = AffineParameters(torch.zeros(1, 2), one, zero, torch.zeros(1, 2))
-            >>> robustness.apply(torch.ones(1, 1, 2, 2), params)[0, 0]
+            >>> robustness.warp(torch.ones(1, 1, 2, 2), params)[0, 0]
             tensor([[0., 0., 0., 0.],
                     [0., 1., 1., 0.],
                     [0., 1., 1., 0.],
@@ -427,7 +430,7 @@ class FusedTransformationRobustness(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_4d(x, "FusedTransformationRobustness")
         work = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return self.apply(x, self.sample_parameters(x.shape[0], x.device, work))
+        return self.warp(x, self.sample_parameters(x.shape[0], x.device, work))
 
     @classmethod
     def from_stack(
@@ -517,18 +520,19 @@ class FusedTransformationRobustness(nn.Module):
 
         degrees: list[float] | None = None
         if stack.random_rotation is not None:
-            stage = stack.random_rotation
-            if type(stage) is not RandomRotation:
-                raise refuse(f"its rotation stage is {type(stage).__name__}, not RandomRotation")
-            if stage.distribution is not None:
+            rotation = stack.random_rotation
+            if type(rotation) is not RandomRotation:
+                raise refuse(f"its rotation stage is {type(rotation).__name__}, not RandomRotation")
+            if rotation.distribution is not None:
                 raise refuse("its degrees are a distribution, not a list of angles")
-            if stage.mode != "bilinear" or stage.align_corners or stage.padding_mode != "zeros":
+            mode, padding_mode = rotation.mode, rotation.padding_mode
+            if mode != "bilinear" or rotation.align_corners or padding_mode != "zeros":
                 raise refuse(
-                    f"its RandomRotation samples with mode={stage.mode!r}, "
-                    f"padding_mode={stage.padding_mode!r}, align_corners={stage.align_corners} "
+                    f"its RandomRotation samples with mode={mode!r}, "
+                    f"padding_mode={padding_mode!r}, align_corners={rotation.align_corners} "
                     "instead of bilinear, zeros, align_corners=False"
                 )
-            degrees = list(stage.values)
+            degrees = list(rotation.values)
 
         final = stack.final_jitter
         final_translate = None if final is None else jitter_size(final, "final jitter")

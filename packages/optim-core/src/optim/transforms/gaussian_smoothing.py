@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +17,13 @@ class SmoothingDimError(ValueError, RuntimeError):
     like every other bad argument of optim."""
 
 
-def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list:
-    values = [value] * dim if is_real(value) else list(value)
+def _per_dim(value: float | Sequence[float], dim: int, name: str) -> list[float]:
+    if is_real(value):
+        values = [value] * dim
+    elif isinstance(value, Iterable):
+        values = list(value)
+    else:
+        raise TypeError(f"{name} must be a number or a sequence of {dim}, got {value!r}.")
     if len(values) != dim:
         raise ValueError(f"{name} needs 1 or {dim} values for dim={dim}, got {value!r}.")
     return values
@@ -64,6 +69,7 @@ class GaussianSmoothing(nn.Module):
             gauss = torch.exp(-((coords / std) ** 2) / 2) / (std * math.sqrt(2 * math.pi))
             kernel = kernel.unsqueeze(-1) * gauss
         kernel = (kernel / kernel.sum()).to(torch.get_default_dtype())
+        self.weight: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("weight", kernel.expand(channels, 1, *sizes).contiguous())
         self.groups = channels
         self.dim = dim

@@ -48,6 +48,7 @@ class ToRGB(nn.Module):
             raise ValueError(
                 f"ToRGB transform must be 'klt', 'i1i2i3' or a 3x3 tensor, got {transform!r}."
             )
+        self.transform: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("transform", matrix)
 
     @staticmethod

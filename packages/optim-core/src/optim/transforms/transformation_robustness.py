@@ -80,7 +80,7 @@ class TransformationRobustness(nn.Module):
             )
         self.padding_transform = padding_transform
         if translate is None:
-            self.jitter_transforms = None
+            self.jitter_transforms: nn.Module | None = None
         elif isinstance(translate, int):
             self.jitter_transforms = RandomSpatialJitter(translate, generator=generator)
         else:

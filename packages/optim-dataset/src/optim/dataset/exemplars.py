@@ -276,7 +276,7 @@ def top_exemplars(
             progress.update(len(batch))
     finally:
         progress.close()
-    if state is None:
+    if state is None or chosen is None:  # both are set by the first batch
         raise ValueError(f"No images in {source}: nothing to find exemplars in.")
     values, indices, positions, crops, slots = state
     crops = crops[torch.arange(len(chosen))[:, None], slots]  # in rank order

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ def _folder_batches(
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
     others = [p for p in files if p not in images and not p.name.startswith(".")]
     if others:
-        names = ", ".join(str(p) for p in others[:5]) + (", ..." if len(others) > 5 else "")
-        warnings.warn(f"Skipped {len(others)} file(s) that are not images: {names}", stacklevel=3)
+        listed = ", ".join(str(p) for p in others[:5]) + (", ..." if len(others) > 5 else "")
+        warnings.warn(f"Skipped {len(others)} file(s) that are not images: {listed}", stacklevel=3)
     if not images:
         raise ValueError(
             f"The folder {str(folder)!r} has no images ({', '.join(IMAGE_EXTENSIONS)}); point "
@@ -76,7 +76,7 @@ def image_stream(
         chunks = ((batch[i : i + batch_size], None) for i in range(0, len(batch), batch_size))
         return chunks, f"tensor of {len(batch)} images", len(batch)
     if isinstance(images, Iterable):
-        count = len(images) if hasattr(images, "__len__") else None
+        count = len(images) if isinstance(images, Sized) else None
         return ((batch_images(b), None) for b in images), type(images).__name__, count
     raise TypeError(
         f"images must be a folder path, a tensor [N, 3, H, W] or an iterable of batches "

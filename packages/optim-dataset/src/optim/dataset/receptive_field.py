@@ -115,13 +115,13 @@ def measure_receptive_field(
     top, left, bottom, right = boxes[0]
     centers = [((b[0] + b[2] - 1) / 2, (b[1] + b[3] - 1) / 2) for b in boxes]
     steps = (after[0] - middle[0], after[1] - middle[1])
+
     # A field clipped by the input on both sides does not move: then the map's own spacing.
-    stride = tuple(
-        (centers[1][axis] - centers[0][axis]) / steps[axis]
-        if steps[axis] and centers[1][axis] != centers[0][axis]
-        else extent / count
-        for axis, (extent, count) in enumerate(((height, rows), (width, cols)))
-    )
+    def axis_stride(axis: int, extent: int, count: int) -> float:
+        moved = centers[1][axis] - centers[0][axis]
+        return moved / steps[axis] if steps[axis] and moved != 0 else extent / count
+
+    stride = (axis_stride(0, height, rows), axis_stride(1, width, cols))
     center = (centers[0][0] - middle[0] * stride[0], centers[0][1] - middle[1] * stride[1])
     return ReceptiveField((bottom - top, right - left), stride, center, (height, width))
 

@@ -32,6 +32,16 @@ def _target_name(model: nn.Module, target: Target, index: int) -> str:
     return f"target{index}"
 
 
+def _reached(output: torch.Tensor | None, what: str) -> torch.Tensor:
+    """``output`` of ``what`` (a target), which the forward pass must have reached."""
+    if output is None:
+        raise ValueError(
+            f"The {what} produced no output: the model's forward pass does not reach it. Give "
+            "targets that the model calls."
+        )
+    return output
+
+
 def _sample_positions(
     height: int, width: int, count: int, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +212,7 @@ def capture_activation_samples(
             count = images.shape[0] * samples_per_image
             positions = []
             for name, module in zip(names, modules):
-                activation = activations[module]
+                activation = _reached(activations[module], f"target {name!r}")
                 height, width = activation.shape[-2:] if activation.dim() == 4 else (1, 1)
                 ys, xs = _sample_positions(height, width, count, generator)
                 positions.append((ys, xs))
@@ -218,8 +228,10 @@ def capture_activation_samples(
                     )
                     for name, module, (ys, xs) in zip(names, attr_modules, positions):
                         attributions = _position_attributions(
-                            outputs[module], outputs[logit_module], ys, xs, samples_per_image
-                        )
+                            _reached(outputs[module], f"attribution target {name!r}"),
+                            _reached(outputs[logit_module], "logit target"),
+                            ys, xs, samples_per_image,
+                        )  # fmt: skip
                         path = out_dir / f"{name}_attributions_{batch_index}.pt"
                         torch.save(attributions.cpu(), path)
                         written.append(path)

@@ -191,9 +191,11 @@ class CLIP_ResNet50x4Image(nn.Module):
         self.layer4 = self._make_layer(width * 8, 6, 2, activ)
         # Always built so the published weights load either way; used only with use_attnpool.
         self.attnpool = AttentionPool2d(9, width * 32, 640, num_heads=40)
+        self.input_mean: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer(
             "input_mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False
         )
+        self.input_std: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("input_std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
 
     def _make_layer(

@@ -58,6 +58,7 @@ class ResidualAttentionBlock(nn.Module):
         )
         self.ln_2 = nn.LayerNorm(width)
         mask = torch.full((content_length, content_length), float("-inf")).triu_(1)
+        self.attn_mask: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer("attn_mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,7 @@ class InceptionV1Places365(GoogLeNetBase):
             use_linear_modules_only,
         )
         self.transform_input = transform_input
+        self.input_mean: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer(
             "input_mean", torch.tensor(PLACES365_MEAN_RGB).view(1, 3, 1, 1), persistent=False
         )

@@ -200,7 +200,7 @@ def timm_model(
     name = _check_name(name)
     load = pretrained or model_path is not None
     remedy = None
-    if load and model_path is None:
+    if model_path is None and pretrained:
         model_path, where = timm_weights_file(name)
         if model_path is None:
             raise WeightsUnavailableError(
@@ -208,7 +208,7 @@ def timm_model(
                 f"downloads them: place them in {where}, or pass model_path=<local state dict>."
             )
         remedy = f"Delete {model_path} and place a good copy there, or pass model_path=<file>."
-    if load:
+    if model_path is not None:
         model = _with_weights(timm, name, Path(model_path).absolute(), remedy, kwargs)
     else:
         model = timm.create_model(name, pretrained=False, **kwargs)
@@ -216,7 +216,9 @@ def timm_model(
     config = timm.data.resolve_data_config({}, model=model)
     embed = getattr(model, "patch_embed", None)
     if embed is not None and getattr(embed, "strict_img_size", False):
-        model.required_input_size = tuple(int(s) for s in embed.img_size)
+        size = tuple(int(s) for s in embed.img_size)
+        # nn.Module.__setattr__ is typed Tensor | Module, but any value is accepted at runtime.
+        model.required_input_size = size  # type: ignore[assignment]
     if transform_input if transform_input is not None else load:
         normalize_input(model, config["mean"], config["std"])
     return replace_activations(model, replace_relus_with_redirectedrelu, use_linear_modules_only)

@@ -115,6 +115,7 @@ class VGG(nn.Module):
                 nn.Dropout(),
                 nn.Linear(4096, out_features),
             )
+        self.input_mean: torch.Tensor  # a buffer (typed for type checkers)
         self.register_buffer(
             "input_mean", torch.tensor(CAFFE_MEAN_RGB).view(1, 3, 1, 1), persistent=False
         )

@@ -339,5 +339,7 @@ def load_weights(
     if problem is not None:
         raise WeightsMismatchError(f"The weights in {path} {problem}. {remedy}") from None
     # Recorded so that run manifests can name (and hash) the exact file the weights came from.
-    model.weights_file = str(path.resolve()) if model_path is not None else str(path)
+    # nn.Module.__setattr__ is typed Tensor | Module, but any value is accepted at runtime.
+    weights_file = str(path.resolve()) if model_path is not None else str(path)
+    model.weights_file = weights_file  # type: ignore[assignment]
     return model

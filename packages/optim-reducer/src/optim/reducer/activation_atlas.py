@@ -36,6 +36,8 @@ from optim.rendering import RenderSpec, seeded
 
 __all__ = ["ActivationAtlas", "activation_atlas", "collect_atlas_samples"]
 
+_NO_INPUT = "Give images to sample activations from, or precomputed samples=[N, C]."
+
 ImageBatches = torch.Tensor | Iterable[Any]
 
 
@@ -299,10 +301,10 @@ def activation_atlas(
     for name, value in (("cell_size", cell_size), ("steps", steps), ("batch_size", batch_size)):
         if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    seed = RenderSpec(seed=seed).with_seed().seed  # validated, or drawn
+    seed = RenderSpec(seed=seed).with_seed().fixed_seed  # validated, or drawn
 
     if samples is None and images is None:
-        raise ValueError("Give images to sample activations from, or precomputed samples=[N, C].")
+        raise ValueError(_NO_INPUT)
     if samples is not None and (not isinstance(samples, torch.Tensor) or samples.dim() != 2):
         raise ValueError(
             "samples must be a [N, C] tensor of activation vectors, got "
@@ -345,6 +347,8 @@ def _build_atlas(
     show_progress: bool,
 ) -> ActivationAtlas:
     if samples is None:
+        if images is None:
+            raise ValueError(_NO_INPUT)
         with seeded(seed):  # the random sample positions (drawn on the CPU)
             samples = collect_atlas_samples(model, layer, images, samples_per_image)
     samples = samples.detach().float().cpu()
