@@ -17,8 +17,19 @@ import nox
 ROOT = Path(__file__).parent
 PACKAGES = ["optim-core", "optim-models", "optim-reducer", "optim-circuits", "optim-dataset"]
 CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
-# Test-only dependencies: real photos (scikit-image, scikit-learn) and the test runner.
-TEST_DEPS = ["pytest>=8", "scikit-image>=0.22", "scikit-learn>=1.3"]
+# Real photos for tests and tutorials (scikit-image, scikit-learn).
+PHOTO_DEPS = ["scikit-image>=0.22", "scikit-learn>=1.3"]
+# Test-only dependencies: the photos and the test runner.
+TEST_DEPS = ["pytest>=8", *PHOTO_DEPS]
+# The documentation site (mkdocs.yml): theme, API pages from docstrings, executed notebooks.
+DOCS_DEPS = [
+    "mkdocs>=1.6,<2",
+    "mkdocs-material>=9.6",
+    "mkdocstrings-python>=2.0",
+    "mkdocs-jupyter>=0.25",
+    "jupytext>=1.16",
+    "ipykernel>=6.29",
+]
 PYTHON = "3.11"
 # Optional extras a package's own tests exercise (timm models come with optim-models[timm]).
 TEST_EXTRAS = {"optim-models": "[timm]"}
@@ -107,7 +118,9 @@ for _package_name in PACKAGES:
 def integration(session: nox.Session) -> None:
     """All packages together, plus the third-party plugin fixtures in tests/integration."""
     _install_torch_layer(session)
-    session.install(*CONSTRAINTS, *map(_package, PACKAGES), *TEST_DEPS, "hatchling", "selenium")
+    session.install(
+        *CONSTRAINTS, *map(_package, PACKAGES), *TEST_DEPS, *DOCS_DEPS, "hatchling", "selenium"
+    )
     _pytest(session, "tests/integration")
     _cleanup(session)
 
@@ -118,6 +131,28 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    _cleanup(session)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ with warnings as errors, tutorials executed.
+
+    ``nox -s docs -- --dirty`` and other arguments go to ``mkdocs build``; with
+    ``OPTIM_DOCS_EXECUTE=false`` the tutorials are shown without running them.
+    """
+    _install_torch_layer(session)
+    session.install(*CONSTRAINTS, *map(_package, PACKAGES), *DOCS_DEPS, *PHOTO_DEPS)
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(ROOT / "site"),
+        *session.posargs,
+        env={"NO_MKDOCS_2_WARNING": "1"},  # material's banner about a future MkDocs 2.0
+    )
+    session.log(f"Built {ROOT / 'site'}; preview: python -m http.server -d site")
     _cleanup(session)
 
 
@@ -196,6 +231,7 @@ def dev(session: nox.Session) -> None:
         *CONSTRAINTS,
         *editable,
         *TEST_DEPS,
+        *DOCS_DEPS,
         "ruff",
         "nox",
         "hatchling",
