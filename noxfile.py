@@ -1,4 +1,5 @@
-"""CI sessions: one test session per package, integration, lint, and a dev environment.
+"""CI sessions: one test session per package, integration, typecheck, lint, and a dev
+environment.
 
 nox            # every test session and lint (what CI runs)
 nox -l         # list sessions
@@ -37,6 +38,9 @@ TEST_EXTRAS = {"optim-models": "[timm]"}
 # test session through a .pth file; every session still installs its own optim packages and test
 # dependencies, so what a package declares is what its session sees of optim.
 TORCH_LAYER = ROOT / ".nox" / "_torch-layer"
+# The type checker (the version [tool.mypy] in pyproject.toml was written for) and the stubs of
+# the libraries optim imports that ship no types of their own (torchvision has none: ignored).
+TYPECHECK_DEPS = ["mypy>=2.4", "types-tqdm>=4.66"]
 
 nox.options.sessions = [f"tests-{p}" for p in PACKAGES] + ["integration", "lint"]
 nox.options.reuse_existing_virtualenvs = False
@@ -122,6 +126,21 @@ def integration(session: nox.Session) -> None:
         *CONSTRAINTS, *map(_package, PACKAGES), *TEST_DEPS, *DOCS_DEPS, "hatchling", "selenium"
     )
     _pytest(session, "tests/integration")
+    _cleanup(session)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy over the five installed packages (wheels, as the tests use them), per [tool.mypy]."""
+    _install_torch_layer(session)
+    wheels = [_package(p) + TEST_EXTRAS.get(p, "") for p in PACKAGES]
+    session.install(*CONSTRAINTS, *wheels, *TYPECHECK_DEPS)
+    # From an empty folder, so that the `optim` mypy finds is the installed one, not a source
+    # tree. The wheels put all five packages in one site-packages/optim: `-p optim` is all of
+    # them (the config's list of five is for the editable layout, where they are apart).
+    session.chdir(session.create_tmp())
+    config = str(ROOT / "pyproject.toml")
+    session.run("mypy", "--config-file", config, "-p", "optim", *session.posargs)
     _cleanup(session)
 
 
@@ -232,6 +251,7 @@ def dev(session: nox.Session) -> None:
         *editable,
         *TEST_DEPS,
         *DOCS_DEPS,
+        *TYPECHECK_DEPS,
         "ruff",
         "nox",
         "hatchling",
