@@ -34,7 +34,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optim.cli.errors import CLIError
 from optim.cli.render_options import load_model, plugin_module, user_errors, with_fresh_seed
@@ -55,6 +55,8 @@ from optim.rendering.model_job import ModelJobResult
 from optim.rendering.model_source import ModelSource
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from optim.rendering.ranks import Ranks
 
 __all__ = [
@@ -174,8 +176,8 @@ def model_job(
 
 
 def layer_exemplars(
-    where: str, model, spec: RenderSpec, source: ModelSource, show_progress: bool = True
-):
+    where: str, model: nn.Module, spec: RenderSpec, source: ModelSource, show_progress: bool = True
+) -> Any:
     """The exemplars of ``spec``'s layer: computed from the images of the folder ``where``
     (optim-dataset's ``top_exemplars``, k = 9, 224 px), or read from an exemplars file."""
     layer = spec.unit.layer
@@ -259,7 +261,9 @@ def finish(
     return 0
 
 
-def _model(spec: RenderSpec, expect: ModelSource | None, own_size: bool = False):
+def _model(
+    spec: RenderSpec, expect: ModelSource | None, own_size: bool = False
+) -> tuple[nn.Module, ModelSource, RenderSpec]:
     """The model of ``spec``, its source, and ``spec`` at the model's own size if it takes one
     size only and ``own_size`` (no size was asked for)."""
     from optim.rendering.input_size import required_input_size

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from optim.checks import check_size
 from optim.cli.render_options import add_model_options, load_model, user_errors
 from optim.rendering.spec import MIN_SIZE, RenderSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from optim.model_utils.layers import Shape
 
 __all__ = ["add_parser", "run"]
 
@@ -90,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shape_text(shape) -> str:
+def _shape_text(shape: Shape | tuple[Shape, ...] | None) -> str:
     if shape is None:
         return "not run"
     if isinstance(shape[0], tuple):
@@ -98,7 +104,9 @@ def _shape_text(shape) -> str:
     return "x".join(map(str, shape))
 
 
-def _layout(model, name: str, shape, size: tuple[int, int]) -> str | None:
+def _layout(
+    model: nn.Module, name: str, shape: Shape | tuple[Shape, ...] | None, size: tuple[int, int]
+) -> str | None:
     """How targets read a token or channels-last output (``None`` for ``[B, C, ...]``)."""
     from optim.rendering.layer_layout import layer_layout
 

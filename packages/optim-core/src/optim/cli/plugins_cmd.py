@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from optim.plugins import registry
+from optim.plugins.entries import Clash, Entry, Namespace
 from optim.plugins.errors import describe_error
 from optim.plugins.registry import AUTOLOAD_DISABLED_NOTE
 
@@ -64,17 +66,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_json(entries, namespaces, clashes, *, with_failed: bool) -> None:
+def _print_json(
+    entries: list[Entry], namespaces: list[Namespace], clashes: list[Clash], *, with_failed: bool
+) -> None:
     """One row per name and namespace; skipped registrations under the kept row's
     ``"clashes"``; without ``--kind``, one row per failed plugin (``"failed"``: the error)."""
     skipped: dict[tuple[str, str, bool], list[dict[str, str]]] = {}
     for clash in clashes:
         key = (clash.kind, clash.name, clash.is_namespace)
         skipped.setdefault(key, []).append(clash.as_dict())
-    rows = []
-    for item, is_namespace in [(e, False) for e in entries] + [(n, True) for n in namespaces]:
-        row = item.as_dict()
-        name = item.namespace if is_namespace else item.name
+    rows: list[dict[str, Any]] = []
+    listed: list[tuple[Entry | Namespace, str, bool]] = [(e, e.name, False) for e in entries]
+    listed += [(n, n.namespace, True) for n in namespaces]
+    for item, name, is_namespace in listed:
+        row: dict[str, Any] = item.as_dict()
         if (item.kind, name, is_namespace) in skipped:
             row["clashes"] = skipped[(item.kind, name, is_namespace)]
         rows.append(row)

@@ -18,11 +18,17 @@ import contextlib
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from optim.checks import parse_int_list
 from optim.cli.errors import CLIError
 from optim.rendering.spec import CUDA_GRAPH_CHOICES, PRECISIONS, TOKENS, RenderSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from optim.rendering.model_source import ModelSource
 
 __all__ = [
     "DEFAULT_OUT",
@@ -73,7 +79,7 @@ def user_errors() -> Iterator[None]:
         raise CLIError(_one_line(str(exc))) from None
 
 
-def plugin_module(name: str):
+def plugin_module(name: str) -> ModuleType:
     """The first-party module ``optim.<name>`` (e.g. ``"dataset"``), or an ImportError saying
     which distribution to install.
 
@@ -243,7 +249,7 @@ def with_fresh_seed(spec: RenderSpec) -> RenderSpec:
     return spec.with_seed(fresh=True)
 
 
-def load_model(spec: RenderSpec):
+def load_model(spec: RenderSpec) -> tuple[nn.Module, ModelSource]:
     """The registered model of ``spec`` on its device, and its ModelSource; or a CLIError.
 
     Random weights (``pretrained=False``) are drawn from the spec's seed, so that a render of

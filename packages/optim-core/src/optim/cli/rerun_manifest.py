@@ -72,7 +72,14 @@ def _beside_manifest(manifest_path: Path, recorded: str, suffix: str) -> Path:
     return manifest_path.parent / (Path(Path(recorded).name).stem + suffix)
 
 
-def _rerun_render(manifest, spec, manifest_path: Path, out: str | None, show: bool, force: bool):
+def _rerun_render(
+    manifest: dict[str, Any],
+    spec: RenderSpec,
+    manifest_path: Path,
+    out: str | None,
+    show: bool,
+    force: bool,
+) -> bool:
     default = _beside_manifest(manifest_path, manifest["outputs"]["image"], ".rerun.png")
     target = check_output_file(out or str(default))
     expect = ModelSource(**manifest["model"])
@@ -82,7 +89,14 @@ def _rerun_render(manifest, spec, manifest_path: Path, out: str | None, show: bo
     return report_reproduction("render", target, expected, sha256_file(target))
 
 
-def _rerun_layer(manifest, spec, manifest_path: Path, out: str | None, show: bool, force: bool):
+def _rerun_layer(
+    manifest: dict[str, Any],
+    spec: RenderSpec,
+    manifest_path: Path,
+    out: str | None,
+    show: bool,
+    force: bool,
+) -> bool:
     single = manifest["kind"] == "layer_channel"
     if single:
         default = _beside_manifest(manifest_path, manifest["outputs"]["image"], ".rerun.png")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from optim.hooks.targets import flatten_targets
+from optim.hooks.targets import Target, flatten_targets
 from optim.loss.base import Loss, TargetsToValues
 
 __all__ = ["LAYOUTS", "TOKENS", "ActivationLayout", "LayoutView", "patch_grid"]
@@ -209,7 +209,7 @@ class LayoutView(Loss):
         self.__name__ = loss.__name__
 
     @property
-    def target(self):
+    def target(self) -> Target | list[Target]:
         return self.loss.target
 
     def __call__(self, targets_to_values: TargetsToValues) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from functools import partial
 
@@ -19,7 +19,7 @@ from optim.loss.base import Loss
 from optim.loss.summing import default_loss_summarize
 from optim.optimization.fast_path import FastPath, ResolvedFastPath
 from optim.optimization.finite_check import FiniteCheck
-from optim.optimization.fold_batchnorm import folded_batchnorm
+from optim.optimization.fold_batchnorm import Pair, folded_batchnorm
 from optim.optimization.model_settings import frozen_parameters, warn_if_training
 from optim.optimization.run_report import RunReport
 from optim.optimization.step_runner import EagerRunner, Summarize, runner_for
@@ -267,7 +267,7 @@ class InputOptimization:
             finite.finish()
         return torch.stack(history) if history else torch.empty(0)
 
-    def _folded_batchnorm(self):
+    def _folded_batchnorm(self) -> AbstractContextManager[list[Pair]]:
         """Batch norms folded for the run, found and checked on the untransformed image."""
         with torch.no_grad():
             probe = self.input_param()

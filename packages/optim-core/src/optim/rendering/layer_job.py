@@ -271,7 +271,7 @@ class _Progress:
         self.bar.close()
 
 
-def _store():
+def _store() -> torch.distributed.Store | None:
     """The process group's key-value store (``None`` if this torch does not expose it)."""
     try:
         return torch.distributed.distributed_c10d._get_default_store()

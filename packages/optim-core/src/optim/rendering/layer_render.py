@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optim.loss.base import TargetsToValues
+from optim.loss.base import Loss, TargetsToValues
 from optim.optimization.finite_check import NotFiniteError
 from optim.rendering.engine import (
     EngineRun,
@@ -120,7 +120,7 @@ class _ChannelPerSlot:
         return activation[slots, channels].reshape(len(slots), -1).mean(dim=1)
 
 
-def _slots_objective(view: LayerView, batch: list[int], objective: str | None):
+def _slots_objective(view: LayerView, batch: list[int], objective: str | None) -> Loss:
     """The objective of one batch: slot ``i`` maximises channel ``batch[i]`` (of the layer
     seen as ``[B, C, H, W]``)."""
     from optim.loss import CompositeLoss

@@ -119,7 +119,7 @@ class LayerView:
         """The number of channels (features, for a token layer)."""
         return layer_channel_count(self.module, self.name, self.channels_first_shape)
 
-    def viewed(self, loss):
+    def viewed(self, loss: Loss) -> Loss:
         """``loss`` reading this layer in its layout (unchanged for ``[B, C, ...]`` layers)."""
         return loss if self.layout.is_identity else LayoutView(loss, self.layout)
 
@@ -214,7 +214,7 @@ def objective_for(
     *,
     layer_shape: Shape | None = None,
     view: LayerView | None = None,
-):
+) -> Loss:
     """The registered objective ``objective`` built for ``unit`` on the layer ``module``.
 
     ``objective`` defaults to ``channel_activation`` for a channel and ``neuron_activation``
@@ -250,7 +250,9 @@ def objective_for(
     return built
 
 
-def _build_objective(module: nn.Module, unit: UnitTarget, name: str, batch_index: int | None):
+def _build_objective(
+    module: nn.Module, unit: UnitTarget, name: str, batch_index: int | None
+) -> Loss:
     from optim import plugins
 
     try:

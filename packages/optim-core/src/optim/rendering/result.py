@@ -28,7 +28,7 @@ __all__ = ["LayerRenderResult", "RenderResult", "write_png"]
 
 def write_png(
     images: torch.Tensor, path: str | os.PathLike[str], images_per_row: int | None = None
-):
+) -> Path:
     """Save ``[B, 3, H, W]`` images in [0, 1] as one PNG (a grid when B > 1), atomically.
 
     The bytes depend only on the pixels, so equal images give byte-identical files.

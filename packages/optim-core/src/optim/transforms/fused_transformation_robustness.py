@@ -4,7 +4,7 @@
 # and the NamedTuple fields only as real, evaluated annotations.
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -261,7 +261,9 @@ class FusedTransformationRobustness(nn.Module):
     def _values_buffer(values: list[float], device: torch.device | None) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float64, device=device)
 
-    def _apply(self, fn, recurse=True):
+    def _apply(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True
+    ) -> "FusedTransformationRobustness":
         """Move the value lists with the module but keep them exact (float64) under dtype casts."""
         super()._apply(fn, recurse)
         if self.scale_values.dtype != torch.float64:

@@ -303,7 +303,11 @@ def _crop_size(field: ReceptiveField) -> tuple[int, int]:
     return bottom - top, right - left
 
 
-def _empty(channels: int, k: int, field: ReceptiveField):
+# The running top-k of every channel: (values, image indices, positions, crops, crop slots).
+_TopK = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _empty(channels: int, k: int, field: ReceptiveField) -> _TopK:
     height, width = _crop_size(field)
     return (
         torch.full((channels, k), float("-inf")),
@@ -317,7 +321,9 @@ def _empty(channels: int, k: int, field: ReceptiveField):
 class _LazyCrops:
     """The crop of image ``b`` for channel ``c``, cut only when it enters a top-k."""
 
-    def __init__(self, batch, rows, cols, field) -> None:
+    def __init__(
+        self, batch: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, field: ReceptiveField
+    ) -> None:
         self.rows, self.cols, self.field = rows.cpu(), cols.cpu(), field
         self.pixels: torch.Tensor | None = None
         self.batch = batch
@@ -330,7 +336,12 @@ class _LazyCrops:
         return self.pixels[image, :, top:bottom, left:right]
 
 
-def _merge(kept, new, crops_of: _LazyCrops, offset: int):
+def _merge(
+    kept: _TopK,
+    new: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    crops_of: _LazyCrops,
+    offset: int,
+) -> _TopK:
     """Merge one batch's per-image maxima into the running top-k (ties keep earlier images).
 
     ``kept`` is ``(values, indices, positions, crops, slots)``: rank ``j`` of channel ``c``

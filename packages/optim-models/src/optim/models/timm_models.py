@@ -20,6 +20,7 @@ import difflib
 import functools
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from torch import nn
@@ -41,7 +42,7 @@ _HUB_FILES = ("model.safetensors", "pytorch_model.bin")
 """The weight files of a timm Hugging Face repository, in the order timm reads them."""
 
 
-def _timm():
+def _timm() -> ModuleType:
     try:
         import timm
     except ImportError:
