@@ -39,7 +39,7 @@ from sklearn.datasets import load_sample_images
 
 import optim as opt
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars only
 
 # %%

@@ -33,11 +33,8 @@ import torch
 
 import optim as opt
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars only
-
-# %%
-torch.manual_seed(0)
 
 # %% [markdown]
 # ## A linear copy of the model
@@ -48,6 +45,7 @@ torch.manual_seed(0)
 # in eval mode are affine already.
 
 # %%
+torch.manual_seed(0)
 linear_model = opt.models.efficientnet_lite0(pretrained=True, use_linear_modules_only=True)
 linear_model = linear_model.eval()
 weights = opt.circuits.extract_expanded_weights(linear_model, "_blocks.4", "_blocks.6", 7)

@@ -38,7 +38,7 @@ from sklearn.datasets import load_sample_images
 
 import optim as opt
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars only
 
 # %%
@@ -66,16 +66,23 @@ print("ToRGB's ImageNet KLT:\n", opt.transforms.ToRGB(transform="klt").transform
 # ## The magnitude spectrum
 #
 # `dataset_magnitude_spectrum` is the mean Fourier amplitude of the images in the
-# decorrelated colour space, `[3, H, W // 2 + 1]`. On a log scale it falls off with the
-# frequency; `spectrum_power_law_exponent` fits `amplitude ~ 1 / f^alpha`.
+# decorrelated colour space, `[3, H, W // 2 + 1]`. It falls off with the frequency as a power
+# law: a straight line on log-log axes, whose slope `spectrum_power_law_exponent` fits
+# (`amplitude ~ 1 / f^alpha`; natural photos give alpha close to 1).
 
 # %%
 spectrum = opt.dataset.dataset_magnitude_spectrum(loader, size=128)
 alpha = opt.dataset.spectrum_power_law_exponent(spectrum)
-plt.figure(figsize=(4, 4))
-plt.imshow(torch.fft.fftshift(spectrum[0].log(), dim=0), cmap="magma")
-plt.title(f"log amplitude, first channel (alpha = {alpha:.2f})")
-plt.axis("off")
+frequencies = opt.dataset.spectrum_frequencies(128)
+inside = (frequencies > 0) & (frequencies <= 0.5)  # without the DC bin and the corners
+amplitude = spectrum.mean(dim=0)[inside]
+plt.figure(figsize=(5, 3.5))
+plt.loglog(frequencies[inside], amplitude, ".", markersize=2, alpha=0.3, label="bins")
+reference = amplitude.median() * (frequencies[inside] / frequencies[inside].median()) ** -alpha
+plt.loglog(frequencies[inside], reference, "-", label=f"1 / f^{alpha:.2f}")
+plt.xlabel("frequency (cycles per pixel)")
+plt.ylabel("mean amplitude")
+plt.legend()
 plt.show()
 
 # %% [markdown]

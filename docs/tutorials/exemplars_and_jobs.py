@@ -40,7 +40,7 @@ from sklearn.datasets import load_sample_images
 import optim as opt
 from optim.rendering import RenderSpec
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars only
 
 # %%
@@ -118,9 +118,10 @@ first = opt.rendering.render_model(model, layers, site, spec, show_progress=Fals
 again = opt.rendering.render_model(model, layers, site, spec, show_progress=False)
 for done, redone in zip(first.layers, again.layers):
     print(f"{done.layer}: rendered {done.rendered} first, {redone.rendered} on the re-run")
-print(sorted(path.relative_to(site).as_posix() for path in site.glob("*/*.*")))
+print("site:", sorted(path.name for path in site.iterdir()))
+print("_blocks.4:", sorted(path.name for path in (site / "_blocks.4").iterdir()))
 grids = [opt.ImageTensor.load(site / name / "grid.png") for name in layers]
-opt.show(torch.stack(grids), images_per_row=1, figsize=(6, 4))
+opt.show(torch.stack(grids), images_per_row=2, figsize=(8, 4))
 
 # %% [markdown]
 # Under `torchrun` the same call (or `torchrun -m optim.cli model ...`) spreads the batches

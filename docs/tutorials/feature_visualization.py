@@ -31,7 +31,7 @@ import torch
 
 import optim as opt
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars only
 
 # %%

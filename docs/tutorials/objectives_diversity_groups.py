@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 import optim as opt
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars only
 
 # %%
