@@ -27,7 +27,7 @@ DOCS_DEPS = [
     "mkdocs>=1.6,<2",
     "mkdocs-material>=9.6",
     "mkdocstrings-python>=2.0",
-    "mkdocs-jupyter>=0.25",
+    "mkdocs-jupyter>=0.26",
     "jupytext>=1.16",
     "ipykernel>=6.29",
 ]
