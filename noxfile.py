@@ -1,7 +1,7 @@
-"""CI sessions: one test session per package, integration, typecheck, lint, and a dev
-environment.
+"""CI sessions: one test session per package (tests + docstring examples), integration, docs,
+typecheck, build (release distributions), lint, and a dev environment.
 
-nox            # every test session and lint (what CI runs)
+nox            # all of them but dev (what CI runs)
 nox -l         # list sessions
 nox -s dev     # editable install of everything into .venv for daily work
 """
@@ -42,7 +42,13 @@ TORCH_LAYER = ROOT / ".nox" / "_torch-layer"
 # the libraries optim imports that ship no types of their own (torchvision has none: ignored).
 TYPECHECK_DEPS = ["mypy>=2.4", "types-tqdm>=4.66"]
 
-nox.options.sessions = [f"tests-{p}" for p in PACKAGES] + ["integration", "lint"]
+nox.options.sessions = [f"tests-{p}" for p in PACKAGES] + [
+    "integration",
+    "docs",
+    "typecheck",
+    "build",
+    "lint",
+]
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 
