@@ -30,6 +30,7 @@ DOCS_DEPS = [
     "mkdocs-jupyter>=0.26",
     "jupytext>=1.16",
     "ipykernel>=6.29",
+    "ruff>=0.6",  # mkdocstrings formats the API pages' signatures with it
 ]
 PYTHON = "3.11"
 # Optional extras a package's own tests exercise (timm models come with optim-models[timm]).
@@ -175,7 +176,12 @@ def docs(session: nox.Session) -> None:
         "--site-dir",
         str(ROOT / "site"),
         *session.posargs,
-        env={"NO_MKDOCS_2_WARNING": "1"},  # material's banner about a future MkDocs 2.0
+        env={
+            "NO_MKDOCS_2_WARNING": "1",  # material's banner about a future MkDocs 2.0
+            # One thread per tutorial: on a busy 2-core machine the notebooks took up to
+            # 9 minutes with two threads each (waiting OpenMP threads spin), about 1.5 with one.
+            "OMP_NUM_THREADS": "1",
+        },
     )
     session.log(f"Built {ROOT / 'site'}; preview: python -m http.server -d site")
     _cleanup(session)
