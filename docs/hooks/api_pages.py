@@ -18,6 +18,9 @@ from functools import cache
 from pathlib import Path
 
 import griffe
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
 
 MARKER = re.compile(r"<!-- optim-api: (?P<module>[\w.]+) -->")
 
@@ -80,7 +83,7 @@ def shortcuts_table(optim: griffe.Module) -> str:
     return "\n".join(rows)
 
 
-def on_page_markdown(markdown, page, config, files):
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     root = str(Path(config.config_file_path).parent)
 
     def expand(match: re.Match[str]) -> str:
@@ -93,5 +96,5 @@ def on_page_markdown(markdown, page, config, files):
     return MARKER.sub(expand, markdown)
 
 
-def on_pre_build(config):
+def on_pre_build(config: MkDocsConfig) -> None:
     _optim.cache_clear()  # `mkdocs serve` rebuilds: read the sources again

@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from mkdocs.config.defaults import MkDocsConfig
+
 TREE = Path("build", "docs-api")
 """Where the merged tree goes, relative to the folder of mkdocs.yml (``build/`` is ignored)."""
 
@@ -39,6 +41,6 @@ def merge_sources(root: Path) -> Path:
     return target
 
 
-def on_config(config):
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
     merge_sources(Path(config.config_file_path).parent)
     return config

@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import re
 
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
 MARKER = "<!-- optim-cli-reference -->"
 WIDTH = 88
 """Columns of the usage lines."""
@@ -113,7 +117,7 @@ def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def on_page_markdown(markdown, page, config, files):
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if MARKER not in markdown:
         return markdown
     return markdown.replace(MARKER, cli_reference())

@@ -14,7 +14,7 @@ import griffe
 class UndocumentedInstanceAttributes(griffe.Extension):
     """Drop ``instance-attribute`` members without a docstring from every class."""
 
-    def on_class_members(self, *, cls: griffe.Class, **kwargs) -> None:
+    def on_class_members(self, *, cls: griffe.Class, **kwargs: object) -> None:
         for name, member in list(cls.members.items()):
             if (
                 not member.is_alias

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 
 import griffe
 
@@ -56,7 +57,7 @@ def rewrite(obj: griffe.Object, text: str) -> str:
     return _LITERAL_BLOCK.sub(":", _ROLE.sub(reference, text))
 
 
-def _documented(obj: griffe.Object):
+def _documented(obj: griffe.Object) -> Iterator[griffe.Object]:
     """``obj`` and every object defined under it (aliases point elsewhere: skipped)."""
     yield obj
     for member in obj.members.values():
@@ -67,7 +68,7 @@ def _documented(obj: griffe.Object):
 class SphinxRoles(griffe.Extension):
     """Rewrite the docstrings of every object of a loaded package (see the module docstring)."""
 
-    def on_package(self, *, pkg: griffe.Module, **kwargs) -> None:
+    def on_package(self, *, pkg: griffe.Module, **kwargs: object) -> None:
         for obj in _documented(pkg):
             if obj.docstring is not None:
                 obj.docstring.value = rewrite(obj, obj.docstring.value)

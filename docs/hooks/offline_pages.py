@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import re
 
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.pages import Page
+
 log = logging.getLogger("mkdocs.hooks.offline_pages")
 
 _NBCONVERT_MATHJAX = re.compile(
@@ -27,7 +30,7 @@ def remote_resources(html: str) -> list[str]:
     return _REMOTE_RESOURCE.findall(html)
 
 
-def on_post_page(output, page, config):
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     output = _NBCONVERT_MATHJAX.sub("", output)
     for url in remote_resources(output):
         log.warning(f"{page.file.src_uri} loads {url} from the network; the site must work offline")

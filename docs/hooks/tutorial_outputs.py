@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.pages import Page
+
 log = logging.getLogger("mkdocs.hooks.tutorial_outputs")
 
 EMBEDDED_PNG = "data:image/png;base64,"
 
 
-def _executes(config) -> bool:
+def _executes(config: MkDocsConfig) -> bool:
     plugin = config.plugins.get("mkdocs-jupyter")
     return bool(plugin is not None and plugin.config.get("execute"))
 
 
-def on_post_page(output, page, config):
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     source = page.file.src_uri
     tutorial = source.startswith("tutorials/") and source.endswith(".py")
     if tutorial and _executes(config) and EMBEDDED_PNG not in output:
