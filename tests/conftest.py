@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import torch
@@ -162,25 +163,36 @@ def spec_rows_without_a_test(module) -> list[str]:
     return sorted(set(module.SPEC_ROWS) - covered)
 
 
-def unresolvable_spec_rows(module) -> list[str]:
-    """The dotted names in ``module.SPEC_ROWS`` that do not import (``optim.loss.L2`` style)."""
+def resolve_spec_row(name: str) -> Any:
+    """The object a dotted SPEC row names (``optim.transforms.ToRGB.klt_transform``).
+
+    Attributes come first: ``optim.transforms.center_crop`` is the function the package
+    exports, not the submodule of the same name. Raises ImportError / AttributeError.
+    """
     import importlib
 
+    parts = name.split(".")
+    obj = importlib.import_module(parts[0])
+    for index in range(1, len(parts)):
+        if hasattr(obj, parts[index]):
+            obj = getattr(obj, parts[index])
+            continue
+        # ``optim.models.clip_resnet50x4_image`` is a factory and a submodule: look in the module
+        module = importlib.import_module(".".join(parts[:index]))
+        if hasattr(module, parts[index]):
+            obj = getattr(module, parts[index])
+        else:
+            obj = importlib.import_module(".".join(parts[: index + 1]))
+    return obj
+
+
+def unresolvable_spec_rows(module) -> list[str]:
+    """The dotted names in ``module.SPEC_ROWS`` that do not import (``optim.loss.L2`` style)."""
     missing = []
     for name in module.SPEC_ROWS:
-        parts = name.split(".")
-        for cut in range(len(parts), 0, -1):
-            try:
-                obj = importlib.import_module(".".join(parts[:cut]))
-            except ImportError:
-                continue
-            try:
-                for attr in parts[cut:]:
-                    obj = getattr(obj, attr)
-            except AttributeError:
-                missing.append(name)
-            break
-        else:
+        try:
+            resolve_spec_row(name)
+        except (ImportError, AttributeError):
             missing.append(name)
     return missing
 
@@ -189,3 +201,9 @@ def unresolvable_spec_rows(module) -> list[str]:
 def spec_row_report(request):
     """``(rows without a test, rows that do not import)`` for the requesting conformance module."""
     return spec_rows_without_a_test(request.module), unresolvable_spec_rows(request.module)
+
+
+@pytest.fixture
+def spec_row_object():
+    """:func:`resolve_spec_row`, for tests that inspect what a row names (its signature)."""
+    return resolve_spec_row

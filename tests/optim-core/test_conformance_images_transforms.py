@@ -11,7 +11,6 @@ README lists the move; its conformance test belongs to that package.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import io
 import math
@@ -105,22 +104,6 @@ SPEC_ROWS: list[str] = [
     "optim.loss._common.dot_cossim",
     "optim.loss._common.create_new_vector",
 ]
-
-
-def _resolve(name: str) -> object:
-    """The object a dotted public name refers to (``optim.transforms.ToRGB.klt_transform``).
-
-    Attributes come first: ``optim.transforms.center_crop`` is the function the package
-    exports, not the submodule of the same name.
-    """
-    first, *rest = name.split(".")
-    obj = importlib.import_module(first)
-    for index, attr in enumerate(rest, start=1):
-        try:
-            obj = getattr(obj, attr)
-        except AttributeError:
-            obj = importlib.import_module(".".join([first, *rest[:index]]))
-    return obj
 
 
 def _f64(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -237,8 +220,8 @@ _DEFAULTS: dict[str, dict[str, object]] = {
 
 @pytest.mark.spec_row(*_DEFAULTS)
 @pytest.mark.parametrize("name", list(_DEFAULTS))
-def test_signature_defaults(name):
-    parameters = inspect.signature(_resolve(name)).parameters
+def test_signature_defaults(name, spec_row_object):
+    parameters = inspect.signature(spec_row_object(name)).parameters
     for parameter, expected in _DEFAULTS[name].items():
         default = parameters[parameter].default
         if isinstance(expected, list):  # a tuple default is the same sequence, immutable

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import importlib
 import inspect
 import operator
 import warnings
@@ -133,19 +132,6 @@ def _value(loss) -> np.ndarray:
     return loss({LAYER: ACTS}).numpy()
 
 
-def _resolve(name: str) -> Any:
-    parts = name.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ImportError(name)
-
-
 # ---------------------------------------------------------------- signatures (every callable row)
 
 # row -> its parameters in SPEC order, as SPEC writes them. optim may add optional parameters
@@ -222,8 +208,8 @@ def _parameters(text: str) -> list[tuple[str, Any]]:
 
 @spec_row(*SIGNATURES)
 @pytest.mark.parametrize("row", list(SIGNATURES))
-def test_signature_names_order_and_defaults(row):
-    params = list(inspect.signature(_resolve(row)).parameters.values())
+def test_signature_names_order_and_defaults(row, spec_row_object):
+    params = list(inspect.signature(spec_row_object(row)).parameters.values())
     expected = _parameters(SIGNATURES[row])
     got = [(p.name, p.default) for p in params[: len(expected)]]
     assert got == expected

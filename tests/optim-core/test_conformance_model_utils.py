@@ -11,7 +11,6 @@ layer names.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 import warnings
@@ -46,11 +45,6 @@ SPEC_ROWS: list[str] = [
 ]
 
 REQUIRED = inspect.Parameter.empty
-
-
-def _resolve(dotted: str):
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 # ---- signatures ----------------------------------------------------------------------------
@@ -95,8 +89,8 @@ SIGNATURES = [
 
 @pytest.mark.spec_row(*[row for row, _, _ in SIGNATURES])
 @pytest.mark.parametrize(("row", "method", "expected"), SIGNATURES, ids=lambda v: str(v)[:40])
-def test_signature_defaults(row, method, expected):
-    obj = _resolve(row)
+def test_signature_defaults(row, method, expected, spec_row_object):
+    obj = spec_row_object(row)
     params = inspect.signature(getattr(obj, method) if method else obj).parameters
     params = {k: v for k, v in params.items() if k != "self"}
     assert list(params)[: len(expected)] == list(expected), "SPEC's positional order"

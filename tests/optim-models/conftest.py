@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,14 @@ def constant_state_dict():
         }
 
     return build
+
+
+@pytest.fixture
+def offline(hub_checkpoints: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty hub cache and no network: every download fails as it does offline."""
+
+    def no_network(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    return hub_checkpoints

@@ -9,10 +9,8 @@ TorchScript / torch.export of the zoo is tests/optim-models/test_conformance_scr
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
-import urllib.error
 import warnings
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from optim.models import (
     VGG,
     CLIP_ResNet50x4Image,
     CLIP_ResNet50x4Text,
+    CLIPTokenizer,
     InceptionV1,
     InceptionV1Places365,
 )
@@ -48,6 +47,7 @@ SPEC_ROWS: list[str] = [
     "optim.models.CLIP_ResNet50x4Text",
     "optim.models.INCEPTION5H_CLASSES",
     "optim.models.INCEPTIONV1_PLACES365_CLASSES",
+    "optim.models.CLIPTokenizer",  # SPEC §2.3 (captum kept it in opt.transforms)
     # the building blocks §3 names (captum kept them in its _image modules)
     "optim.models.inception_module.InceptionModule",
     "optim.models.inception_module.AuxBranch",
@@ -62,11 +62,6 @@ REQUIRED = inspect.Parameter.empty
 FACTORY = {"pretrained": False, "progress": True, "model_path": None}
 IMAGE_OPTIONS = {"replace_relus_with_redirectedrelu": False, "use_linear_modules_only": False}
 SPEC_VGG16_LAYERS = [64, 64, "P", 128, 128, "P", 256, 256, 256, "P"] + [512, 512, 512, "P"] * 2
-
-
-def _resolve(dotted: str):
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def _meta(build, **options) -> nn.Module:
@@ -141,8 +136,8 @@ SIGNATURES = [
 
 @pytest.mark.spec_row(*[row for row, _ in SIGNATURES], "optim.models.VGG16_LAYERS")
 @pytest.mark.parametrize(("row", "expected"), SIGNATURES, ids=[r for r, _ in SIGNATURES])
-def test_signature_defaults(row, expected):
-    params = dict(inspect.signature(_resolve(row)).parameters)
+def test_signature_defaults(row, expected, spec_row_object):
+    params = dict(inspect.signature(spec_row_object(row)).parameters)
     assert list(params)[: len(expected)] == list(expected), "SPEC's positional order"
     assert {k: params[k].default for k in expected} == expected
     if expected is FACTORY:  # f(pretrained=False, progress=True, model_path=None, **kwargs)
@@ -231,17 +226,6 @@ def test_pretrained_defaults_fill_only_the_options_not_given(recorded_loads):
     assert isinstance(model.conv1_relu, RedirectedReluLayer)
     model = _meta(opt.models.googlenet, model_path="inception5h.pth")
     assert recorded_loads[-1]["model_path"] == "inception5h.pth" and model.transform_input
-
-
-@pytest.fixture
-def offline(hub_checkpoints, monkeypatch) -> Path:
-    """An empty hub cache and a download that fails as it does without network."""
-
-    def no_network(url, *args, **kwargs):
-        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    return hub_checkpoints
 
 
 @pytest.mark.spec_row(*[f"optim.models.{f}" for f in ZOO])
@@ -884,6 +868,46 @@ def test_class_labels():
     assert places[0] == "/a/airfield" and places[-1] == "/z/zen_garden"
     assert places == sorted(places)
     assert all(name[0] == "/" and name[2] == "/" and name[3] == name[1] for name in places)
+
+
+# ---- CLIPTokenizer (SPEC §2.3, optim-only in captum; here in optim.models) --------------------
+def _merges_file(path: Path, count: int) -> Path:
+    # header line, then ``count`` distinct merges; the first one joins "h" and "i</w>"
+    lines = ["#version: 0.2", "h i</w>", *[f"x{i} y" for i in range(count - 1)]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.spec_row("optim.models.CLIPTokenizer")
+def test_clip_tokenizer_special_tokens_padding_and_truncation(tmp_path):
+    # row: start and end tokens around the BPE ids, zero padding, [B, 77] by default.
+    # Vocabulary by hand: 256 byte symbols + 256 end-of-word symbols + one per merge, then the
+    # start and end tokens, so with n merges start = 512 + n; "hi" is the first merge, id 512.
+    tokenizer = CLIPTokenizer(_merges_file(tmp_path / "m.txt", 3))
+    tokens = tokenizer(["hi", "hi hi"])
+    assert tokens.shape == (2, 77)
+    assert tokens[0, :4].tolist() == [515, 512, 516, 0] and not tokens[0, 3:].any()
+    assert tokens[1, :5].tolist() == [515, 512, 512, 516, 0]
+    assert tokenizer.decode(tokens[1]) == "hi hi"  # specials and padding dropped
+    short = CLIPTokenizer(tmp_path / "m.txt", context_length=3)
+    with pytest.raises(ValueError, match="more than context_length=3; shorten it or pass truncate"):
+        short("hi hi")
+    cut = CLIPTokenizer(tmp_path / "m.txt", context_length=3, truncate=True)("hi hi")
+    assert cut.tolist() == [[515, 512, 516]]  # truncation keeps the end token
+    # deliberate: int64 (what nn.Embedding and indexing take) rather than captum's int32
+    assert tokens.dtype == torch.long
+
+
+@pytest.mark.spec_row("optim.models.CLIPTokenizer")
+def test_clip_tokenizer_vocabulary_size_of_clips_merges_file(tmp_path):
+    # row: CLIP's file has 48,895 lines (a header + 48,894 merges): 512 + 48,894 = 49406 is the
+    # start token and 49407 the end token, 49408 tokens in all; extra merges are not used.
+    tokenizer = CLIPTokenizer(_merges_file(tmp_path / "clip.txt", 48_894 + 10))
+    assert (tokenizer.start_token, tokenizer.end_token, tokenizer.vocab_size) == (
+        49406,
+        49407,
+        49408,
+    )
 
 
 def test_every_spec_row_has_a_conformance_test(spec_row_report):

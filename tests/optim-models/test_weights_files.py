@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pickle
 import traceback
-import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,17 +152,6 @@ def test_wrong_architecture_is_still_a_runtime_error_for_old_callers(tmp_path):
     torch.save(torch.nn.Linear(2, 2).state_dict(), path)
     with pytest.raises(RuntimeError, match="do not fit EfficientNetLite"):
         opt.models.efficientnet_lite0(model_path=path)
-
-
-@pytest.fixture
-def offline(hub_checkpoints, monkeypatch) -> Path:
-    """No network: every download fails as it does on an offline machine."""
-
-    def no_network(url, *args, **kwargs):
-        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    return hub_checkpoints
 
 
 def test_missing_inception_weights_offline_say_where_to_place_them(offline):
