@@ -57,9 +57,9 @@ def _render(
 # --- settings -------------------------------------------------------------------------------
 
 
-def test_auto_on_cpu_fuses_the_transforms_and_folds_batch_norms_only():
+def test_auto_on_cpu_fuses_the_transforms_folds_batch_norms_and_runs_channels_last():
     fast = FastPath().resolve(torch.device("cpu"))
-    assert (fast.channels_last, fast.autocast_dtype, fast.cuda_graph) == (False, None, False)
+    assert (fast.channels_last, fast.autocast_dtype, fast.cuda_graph) == (True, None, False)
     assert fast.fuse_transforms and fast.fold_batchnorm
     assert fast.check_finite_every == 1 and fast.freeze_model
     assert not FastPath(freeze_model=False).resolve(torch.device("cpu")).fold_batchnorm
@@ -108,11 +108,11 @@ def test_fast_path_must_be_a_fast_path():
 # --- switches against the plain loop ----------------------------------------------------------
 
 
-def test_default_is_bitwise_the_fused_plain_loop_on_cpu_and_skips_weight_gradients():
+def test_default_is_bitwise_the_fused_channels_last_plain_loop_on_cpu_without_weight_grads():
     # The model has no batch norm: the default differs from the plain loop (with the same
-    # fused transforms) only in not computing the weights' gradients.
+    # fused transforms and channels-last layout) only in not computing the weights' gradients.
     plain_history, plain_image, plain_model = _render(
-        dataclasses.replace(FastPath.off(), fuse_transforms=True)
+        dataclasses.replace(FastPath.off(), fuse_transforms=True, channels_last=True)
     )
     history, image, model = _render(None)
     assert torch.equal(history, plain_history)

@@ -53,11 +53,11 @@ def test_cpu_default_reports_the_eager_loop_with_the_fused_stack():
     run = _run()
     assert run.last_run == RunReport(
         device="cpu", freeze_model=True, check_finite_every=1, eager_steps=6,
-        fused_transforms=True,
+        fused_transforms=True, channels_last=True,
     )  # fmt: skip
     report = run.last_run
     assert (report.cuda_graph, report.fused_transforms, report.autocast) == (False, True, "fp32")
-    assert not report.channels_last and report.loss_scale == 1.0 and report.steps == 6
+    assert report.channels_last and report.loss_scale == 1.0 and report.steps == 6
     assert json.loads(json.dumps(report.describe())) == report.describe()
 
 
@@ -201,10 +201,12 @@ def test_fp16_loss_scale_hooks_are_removed_after_the_run():
 
 def test_runner_for_picks_the_plain_runner_unless_a_switch_is_on():
     cpu = torch.device("cpu")
-    assert type(runner_for(FastPath(fuse_transforms=False).resolve(cpu))) is EagerRunner
+    plain = FastPath(fuse_transforms=False, channels_last=False).resolve(cpu)
+    assert type(runner_for(plain)) is EagerRunner
     assert type(runner_for(FastPath.off().resolve(cpu))) is EagerRunner
     for switch in ({"channels_last": True}, {"autocast": "bf16"}, {"fuse_transforms": True}):
-        assert type(runner_for(FastPath(**switch).resolve(cpu))) is FastRunner
+        one = {"channels_last": False, "fuse_transforms": False, **switch}
+        assert type(runner_for(FastPath(**one).resolve(cpu))) is FastRunner
 
 
 # --- the loop ----------------------------------------------------------------------------------
