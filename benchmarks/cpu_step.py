@@ -14,7 +14,8 @@ is hundreds of steps.
   channel 7's mean, backward to the input (``inception_trunk.bare_step``, plain eager);
 * ``optim``: ``InputOptimization`` with ``NaturalImage`` + ``TransformationRobustness()`` and
   ``ChannelActivation(target, 7)``, default ``FastPath()`` (the switches on where they help);
-* ``optim -fold`` / ``optim -fuse``: the same with ``fold_batchnorm`` / ``fuse_transforms`` off;
+* ``optim -fold`` / ``optim -fuse`` / ``optim -cl``: the same with ``fold_batchnorm`` /
+  ``fuse_transforms`` / ``channels_last`` off;
 * ``optim lucent-tf``: optim with Lucent's own transform stack (``standard_transforms``);
 * ``optim lucent-fused``: optim with Lucent's stack's parameters as one fused warp (pad 12
   with 0.5, jitter 8, zoom 0.9-1.1, rotation -10..10 degrees, jitter 4);
@@ -163,6 +164,7 @@ def measure(name: str, batch: int, args) -> None:
         "optim": OptimRender(model, target, batch, FastPath()),
         "optim -fold": OptimRender(model, target, batch, FastPath(fold_batchnorm=False)),
         "optim -fuse": OptimRender(model, target, batch, FastPath(fuse_transforms=False)),
+        "optim -cl": OptimRender(model, target, batch, FastPath(channels_last=False)),
     }
     lucent_tf = lucent_transforms()
     if lucent_tf is not None and not args.no_lucent:
@@ -172,6 +174,10 @@ def measure(name: str, batch: int, args) -> None:
         )
         renders["lucent"] = LucentRender(model, target, batch)
     runners.update(renders)
+    if args.variants:
+        keep = {"bare", *args.variants}  # the ratios are to the bare step
+        runners = {key: run for key, run in runners.items() if key in keep}
+        renders = {key: run for key, run in renders.items() if key in args.variants}
     times: dict[str, list[float]] = {key: [] for key in runners}
     for round_index in range(args.warmup + args.rounds):
         for key, runner in runners.items():
@@ -203,6 +209,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="steps per round (at least 2)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-lucent", action="store_true", help="skip Lucent's steps")
+    parser.add_argument(
+        "--variants", nargs="+", default=None, help='rows besides bare, e.g. optim "optim -cl"'
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
