@@ -7,7 +7,8 @@ objective stay float32) and compares, per channel, the final objective (evaluate
 on the final image) and the images. Issue 10 asks for bf16 renders within 5% of float32. As a
 control, float32 with the next seed is compared the same way: how much a render's outcome
 varies anyway. ``--switches`` compares instead the default render (fused transforms, folded
-batch norms) with those switches off, and the switches off with the next seed as the control.
+batch norms, channels-last) with those switches off, the default with only the fused warp off
+(which switch moves the outcome), and the switches off with the next seed as the control.
 
 Usage:
     python benchmarks/precision_check.py          # EfficientNet-Lite0, real weights, CPU
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--random-weights", action="store_true", help="no pretrained weights")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
-        "--switches", action="store_true", help="fused transforms + folded BN on vs off"
+        "--switches", action="store_true", help="fused warp + folded BN + channels-last on vs off"
     )
     args = parser.parse_args(argv)
     if args.threads:
@@ -54,8 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     settings |= {"steps": args.steps, "seed": args.seed, "show_progress": False}
     results, seconds = {}, {}
     if args.switches:
-        off = FastPath(fuse_transforms=False, fold_batchnorm=False)
+        off = FastPath(fuse_transforms=False, fold_batchnorm=False, channels_last=False)
         runs = [("fp32", off, args.seed), ("switches on", FastPath(), args.seed)]
+        runs.append(("switches on but -fuse", FastPath(fuse_transforms=False), args.seed))
         runs.append((f"fp32, seed {args.seed + 1}", off, args.seed + 1))
     else:
         runs = [("fp32", FastPath(), args.seed)]
