@@ -58,6 +58,11 @@ def _package(name: str) -> str:
     return str(ROOT / "packages" / name)
 
 
+def _import_name(package: str) -> str:
+    """The module a distribution owns: ``optim`` (optim-core), ``optim.models`` (optim-models)."""
+    return "optim" if package == "optim-core" else "optim." + package.removeprefix("optim-")
+
+
 def _cleanup(session: nox.Session) -> None:
     """On CI, drop a passed session's virtualenv (a torch venv is ~6 GB)."""
     if os.environ.get("CI") and isinstance(session.virtualenv, nox.virtualenv.VirtualEnv):
@@ -111,8 +116,7 @@ def _make_test_session(package: str) -> None:
         session.install(*CONSTRAINTS, *wheels, *TEST_DEPS)
         # Plus the docstring examples of the modules this package owns, imported from the
         # installed wheel: `optim` holds only optim-core's modules in optim-core's session.
-        module = "optim" if package == "optim-core" else "optim." + package.removeprefix("optim-")
-        _pytest(session, f"tests/{package}", "--doctest-modules", "--pyargs", module)
+        _pytest(session, f"tests/{package}", "--doctest-modules", "--pyargs", _import_name(package))
         _cleanup(session)
 
     tests.__doc__ = (
@@ -226,10 +230,9 @@ def build(session: nox.Session) -> None:
         wheels = {core_wheel, _wheel(built[package])}
         pip = [python, "-m", "pip", "install", "-q", *CONSTRAINTS]
         session.run(*pip, *map(str, wheels), external=True)
-        module = "optim" if package == "optim-core" else "optim." + package.removeprefix("optim-")
         check = (
             "import importlib, importlib.metadata as m, optim; "
-            f"importlib.import_module({module!r}); "
+            f"importlib.import_module({_import_name(package)!r}); "
             f"assert m.version({package!r}) == {versions[package]!r}, m.version({package!r}); "
             "ours = sorted(d.name for d in m.distributions() if d.name.startswith('optim-')); "
             f"assert ours == {sorted({'optim-core', package})!r}, ours; "
