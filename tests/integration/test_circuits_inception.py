@@ -44,6 +44,17 @@ def test_mixed3a_to_mixed3b_full_and_cropped_shapes() -> None:
     assert cropped.abs().max().item() > 0.0
 
 
+def test_pool3_to_mixed4a_cropped_shape() -> None:
+    # SPEC §2.7's reference: pool3 -> mixed4a with crop 5 gives [508, 480, 5, 5]. At 80 px the
+    # channel counts are the same (only the uncropped spatial size scales) for a fraction of
+    # the cost of 224 px.
+    model = opt.models.googlenet(use_linear_modules_only=True).eval()
+    weights = extract_expanded_weights(
+        model, model.pool3, model.mixed4a, 5, torch.zeros(1, 3, 80, 80), check_linearity=False
+    )
+    assert weights.shape == (508, 480, 5, 5)
+
+
 @pytest.fixture
 def seeded_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A TORCH_HOME whose hub cache holds random InceptionV1 weights; downloads fail."""

@@ -1,22 +1,22 @@
 """SPEC §2.7 (circuits), row by row.
 
 Oracles: kernels of stacked layers composed by hand in numpy (on a linear path the expanded
-weights are the composed kernel, placed under target2's centre position), and the SPEC's
-InceptionV1 shapes (random weights: the reference's top-10 connections need pretrained
-weights, which the tests do not download).
+weights are the composed kernel, placed under target2's centre position). The SPEC's
+InceptionV1 shapes need optim-models, which this package's session does not install: they
+are checked in tests/integration/test_circuits_inception.py (random weights; the reference's
+top-10 connections need pretrained weights, which the tests do not download).
 """
 
 from __future__ import annotations
 
 import inspect
-import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from optim.circuits import NonlinearPathWarning, extract_expanded_weights
+from optim.circuits import extract_expanded_weights
 from optim.transforms import center_crop
 
 SPEC_ROWS: list[str] = ["optim.circuits.extract_expanded_weights"]
@@ -117,32 +117,6 @@ def test_the_input_moves_to_the_model_device():
     model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.Conv2d(2, 2, 1)).cuda()
     weights = extract_expanded_weights(model, "0", "1", model_input=torch.zeros(1, 3, 4, 4))
     assert weights.device.type == "cuda"
-
-
-@pytest.mark.spec_row("optim.circuits.extract_expanded_weights")
-def test_inception_v1_shapes_with_random_weights():
-    # row's references at 224 px: mixed3a -> mixed3b [480, 256, 28, 28], crop 5 -> [480, 256,
-    # 5, 5]; pool3 -> mixed4a crop 5 -> [508, 480, 5, 5]. Smaller inputs keep the channel
-    # counts and scale the spatial size (mixed3a has stride 8: 48 px -> 6, 224 px -> 28).
-    models = pytest.importorskip("optim.models", reason="InceptionV1 comes with optim-models")
-    model = models.googlenet(pretrained=False, use_linear_modules_only=True).eval()
-    uncropped = []
-
-    def crop_and_record(weights: torch.Tensor, size: int) -> torch.Tensor:
-        uncropped.append(weights.shape)
-        return center_crop(weights, size)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", NonlinearPathWarning)  # the linear-only path is linear
-        w3 = extract_expanded_weights(
-            model, "mixed3a", "mixed3b", 5, torch.zeros(1, 3, 48, 48), crop_and_record
-        )
-        w4 = extract_expanded_weights(
-            model, model.pool3, model.mixed4a, 5, torch.zeros(1, 3, 80, 80), check_linearity=False
-        )
-    assert uncropped == [(480, 256, 6, 6)]
-    assert w3.shape == (480, 256, 5, 5)
-    assert w4.shape == (508, 480, 5, 5)
 
 
 def test_every_spec_row_has_a_conformance_test(spec_row_report):
