@@ -602,3 +602,109 @@ def test_resize_canvas_sizes_the_output_like_the_eager_stack():
     assert len(sizes) > 3  # the canvas follows the zoom
     with pytest.raises(ValueError, match="resize_canvas=True needs per_sample=False"):
         FusedTransformationRobustness(resize_canvas=True)
+
+
+def _eager_stages(x, padding, fill, jitters, scale, degrees, final):
+    """The eager stack's own stages, each called with the given draw: ``jitters`` are the
+    (x, y) shifts of successive RandomSpatialJitter(t) as (t, (sx, sy)) pairs."""
+    from optim.transforms import RandomSpatialJitter
+
+    out = nn.ConstantPad2d(padding, fill)(x)
+    for size, (sx, sy) in jitters:  # an inset of `size` is no shift; smaller moves right/down
+        out = RandomSpatialJitter(size).translate_tensor(out, [size - sx, size - sy])
+    out = RandomScale([scale]).scale_tensor(out, scale)
+    out = RandomRotation([degrees]).rotate_tensor(out, degrees)
+    size, (fx, fy) = final
+    return RandomSpatialJitter(size).translate_tensor(out, [size - fx, size - fy])
+
+
+@pytest.mark.parametrize(
+    ("jitters", "scale", "degrees", "final"),
+    [
+        ([(3, (1, -1)), (3, (2, -2))], 0.8, 7.0, (2, (1, -2))),
+        ([(4, (-4, 3))], 1.025, -20.0, (2, (-2, 0))),
+        ([(4, (0, 0))], 1.0, 0.0, (2, (0, 0))),
+    ],
+)
+def test_resize_canvas_resamples_like_the_eager_stack(jitters, scale, degrees, final):
+    """Shift, zoom, rotation and final jitter with the eager stages' own draws: the same pixels
+    wherever the eager jitters' reflected edges are not seen (they reflect, the fused shift
+    fills). float64: both sides are the same bilinear sums up to rounding of the grid."""
+    x = torch.rand(1, 3, 40, 40, dtype=torch.float64)
+    shift = [sum(s[0] for _, s in jitters), sum(s[1] for _, s in jitters)]
+    fused = FusedTransformationRobustness(
+        padding=2, fill=0.5, translate=[t for t, _ in jitters], scale=[scale],
+        degrees=[degrees], final_translate=final[0], per_sample=False, resize_canvas=True,
+    )  # fmt: skip
+    params = _params(1, shift, scale, degrees, final[1])
+    out = fused.warp(x, params)
+    eager = _eager_stages(x, 2, 0.5, jitters, scale, degrees, final)
+    assert out.shape == eager.shape == (1, 3, int(44 * scale), int(44 * scale))
+    inner = slice(12, -12)  # clear of the reflected strips (<= 4 px a side) once rotated
+    torch.testing.assert_close(out[..., inner, inner], eager[..., inner, inner], rtol=0, atol=1e-12)
+
+
+def test_resize_canvas_rotation_corners_are_zero_like_random_rotation():
+    fused = FusedTransformationRobustness(
+        padding=0, fill=0.5, translate=None, scale=None, degrees=[45.0], final_translate=None,
+        per_sample=False, resize_canvas=True,
+    )  # fmt: skip
+    out = fused(torch.ones(1, 1, 21, 21))
+    assert out[0, 0, 0, 0] == 0 and out[0, 0, 10, 10] == pytest.approx(1.0)
+
+
+def test_resize_canvas_shift_off_the_canvas_gives_the_fill():
+    fused = FusedTransformationRobustness(per_sample=False, resize_canvas=True, fill=0.25)
+    params = _params(1, (50, -70), 1.0, 0.0, (0, 0))
+    out = fused.warp(torch.rand(1, 3, 8, 8, dtype=torch.float64), params)
+    assert out.shape == (1, 3, 12, 12)
+    torch.testing.assert_close(out, torch.full_like(out, 0.25), rtol=0, atol=1e-15)
+
+
+def test_resize_canvas_crop_or_pad_output_keeps_the_input_size():
+    fused = FusedTransformationRobustness(
+        per_sample=False, resize_canvas=True, crop_or_pad_output=True
+    )
+    for zoom in (0.7, 1.025):
+        params = _params(2, (3, -2), zoom, 10.0, (1, 1))
+        assert fused.warp(torch.rand(2, 3, 30, 34), params).shape == (2, 3, 30, 34)
+
+
+def test_resize_canvas_needs_whole_pixel_shifts():
+    fused = FusedTransformationRobustness(per_sample=False, resize_canvas=True)
+    with pytest.raises(ValueError, match="whole pixels"):
+        fused.warp(torch.rand(1, 3, 16, 16), _params(1, (0.5, 0), 1.0, 0.0, (0, 0)))
+
+
+def test_resize_canvas_needs_one_shift_and_zoom_per_batch():
+    fused = FusedTransformationRobustness(per_sample=False, resize_canvas=True)
+    params = _params(2, (1, 1), 1.0, 0.0, (0, 0))
+    params.scale[1] = 0.9
+    with pytest.raises(ValueError, match="one shift and one zoom"):
+        fused.warp(torch.rand(2, 3, 16, 16), params)
+
+
+def test_resize_canvas_gradient_reaches_input_angle_and_final_jitter():
+    fused = FusedTransformationRobustness(per_sample=False, resize_canvas=True)
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    params = _params(1, (2, 1), 0.9, 5.0, (1, -1))
+    params.degrees.requires_grad_(True)
+    params.final_translate.requires_grad_(True)
+    fused.warp(x, params).square().sum().backward()
+    for grad in (x.grad, params.degrees.grad, params.final_translate.grad):
+        assert grad is not None and grad.abs().sum() > 0
+
+
+def test_resize_canvas_scripted_matches_eager():
+    def make():
+        return FusedTransformationRobustness(
+            per_sample=False, resize_canvas=True, generator=torch.Generator().manual_seed(0)
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated in 2.x
+        scripted = torch.jit.script(make())
+    eager = make()
+    x = torch.rand(1, 3, 20, 20)
+    for _ in range(3):
+        torch.testing.assert_close(scripted(x), eager(x), rtol=0, atol=0)

@@ -106,13 +106,15 @@ class FastPath:
             :func:`graph_unsafe_modules`). Auto: on for CUDA when those hold, otherwise off
             with a log message; ``True`` raises instead.
         fuse_transforms: replace a ``TransformationRobustness`` by the equivalent
-            :class:`~optim.transforms.FusedTransformationRobustness` (one affine warp instead of
-            ten padded jitters, a resize and a rotation, each with its backward). In eager
-            steps (CPU) it keeps the stack's geometry (one draw per batch, the output sized by
-            the zoom); in a CUDA graph the output size is fixed and each image gets its own
-            draws. Auto: on (a stack that cannot be expressed as one warp stays eager). The
-            augmentation is the same distribution of jitters, zooms and angles, one resample
-            instead of two, edges filled instead of reflected; not bitwise the eager stack.
+            :class:`~optim.transforms.FusedTransformationRobustness` (one shift and two
+            resamples, or one affine warp, instead of ten padded jitters, a resize and a
+            rotation, each with its backward). In eager steps (CPU) it keeps the stack's
+            geometry and resampling (one draw per batch, the output sized by the zoom, the zoom
+            and the rotation resampled separately, so renders are as sharp as the stack's); in
+            a CUDA graph the output size is fixed, each image gets its own draws and one warp
+            resamples once. Auto: on (a stack that cannot be expressed this way stays eager).
+            The same distribution of jitters, zooms and angles with the jitters' edges filled
+            instead of reflected; not bitwise the eager stack.
         warmup_steps: eager steps before a CUDA graph is captured (they are real steps).
 
     Example:

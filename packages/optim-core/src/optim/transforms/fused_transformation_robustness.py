@@ -13,6 +13,7 @@ from torch import nn
 
 from optim.checks import check_real, is_int
 from optim.transforms._validation import check_4d
+from optim.transforms.center_crop import crop_to_size
 from optim.transforms.random_rotation import RandomRotation
 from optim.transforms.random_scale import RandomScale
 from optim.transforms.random_spatial_jitter import RandomSpatialJitter
@@ -147,7 +148,8 @@ class FusedTransformationRobustness(nn.Module):
     Differences from the eager stack, on purpose:
 
     * one bilinear resample instead of one per stage (the eager stack resamples for the zoom
-      and again for the rotation), so the result is a little sharper;
+      and again for the rotation), so the result is a little sharper (``resize_canvas=True``
+      resamples twice, as the stack does);
     * the output size is fixed -- the input size plus ``2 * padding`` per side, or the input
       size with ``crop_or_pad_output=True`` -- so the scale is a zoom of the content within a
       fixed canvas, whereas ``RandomScale`` changes the output size;
@@ -182,11 +184,15 @@ class FusedTransformationRobustness(nn.Module):
             the whole batch like the eager stack.
         generator: a ``torch.Generator`` on the input's device; torch's default generator for
             that device otherwise.
-        resize_canvas: size the output like the eager stack does, by the zoom factor (the
-            padded size times it, rounded down) instead of a fixed canvas; needs
-            ``per_sample=False`` and reads the factor back to the host, so it is for eager
-            (CPU) steps, not CUDA graphs. It makes the fused warp the eager stack's geometry
-            exactly, in one resample.
+        resize_canvas: run as the eager stack resamples, for eager (CPU) steps: the padding
+            and the jitters as one integer shift (one constant pad), the zoom with the stack's
+            ``F.interpolate`` (so the output is the padded size times the factor, rounded
+            down), then the rotation and the final jitter as one ``grid_sample`` whose corners
+            are zeros like :class:`RandomRotation`'s. Two resamples, as in the eager stack, so
+            renders come out as blurred as the stack's (one resample made them measurably
+            sharper); the jitters fill their edges with ``fill`` instead of reflecting. Needs
+            ``per_sample=False`` and reads the parameters back to the host, so it is not for
+            CUDA graphs.
 
     Example:
         >>> robustness = FusedTransformationRobustness()
@@ -373,14 +379,16 @@ class FusedTransformationRobustness(nn.Module):
         return [padded_height, padded_width]
 
     def warp(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
-        """Warp ``x`` with the given parameters (deterministic; differentiable in both).
+        """Warp ``x`` with the given parameters (deterministic; differentiable in both, except
+        with ``resize_canvas``, where the shift and the zoom are read back as numbers).
 
         (Not named ``apply``: ``nn.Module.apply(fn)`` must keep working on a model holding
         this module.)
 
         Every output pixel ``v`` (pixel coordinates about the centre, ``x`` right, ``y`` down)
         samples the input at ``R(degrees) (v - final_translate) / scale - translate``, with
-        ``R(a) = [[cos a, -sin a], [sin a, cos a]]``.
+        ``R(a) = [[cos a, -sin a], [sin a, cos a]]`` (with ``resize_canvas``, through the
+        eager stack's two resamples).
 
         Example:
             >>> robustness = FusedTransformationRobustness(padding=1, fill=0.0)
@@ -399,8 +407,9 @@ class FusedTransformationRobustness(nn.Module):
             )
         batch, channels, height, width = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
         _check_parameters(params, batch)
-        zoom = float(params.scale[0]) if self.resize_canvas else 1.0  # reads the value back
-        out_height, out_width = self.output_size(height, width, zoom)
+        if self.resize_canvas:
+            return self._warp_like_stack(x, params)
+        out_height, out_width = self.output_size(height, width)
         work = torch.float64 if x.dtype == torch.float64 else torch.float32
         translate = params.translate.to(work)
         final = params.final_translate.to(work)
@@ -429,10 +438,70 @@ class FusedTransformationRobustness(nn.Module):
         out = F.grid_sample(x - self.fill, grid, "bilinear", "zeros", align_corners=False)
         return out + self.fill
 
+    def _warp_like_stack(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
+        """``resize_canvas``: shift, zoom, then rotate + final jitter, as the eager stack does.
+
+        Reads the batch's shift and zoom back to the host (they set the output's size);
+        differentiable in ``x``, the angle and the final jitter.
+        """
+        height, width = x.shape[2], x.shape[3]
+        shared = torch.equal(params.translate, params.translate[:1].expand_as(params.translate))
+        if not shared or not torch.equal(params.scale, params.scale[:1].expand_as(params.scale)):
+            raise ValueError(
+                "FusedTransformationRobustness(resize_canvas=True) applies one shift and one "
+                "zoom to the whole batch (they size the output); draw the parameters with "
+                "sample_parameters(), which shares them."
+            )
+        shift_x, shift_y = float(params.translate[0, 0]), float(params.translate[0, 1])
+        if shift_x != math.floor(shift_x) or shift_y != math.floor(shift_y):
+            raise ValueError(
+                "FusedTransformationRobustness(resize_canvas=True) shifts by whole pixels, got "
+                f"translate ({shift_x}, {shift_y}); use integer translations."
+            )
+        # Content shifted this far is off the canvas either way; F.pad cannot crop further.
+        pad = self.padding
+        dx = int(min(max(shift_x, -(width + pad)), width + pad))
+        dy = int(min(max(shift_y, -(height + pad)), height + pad))
+        canvas = F.pad(x, [pad + dx, pad - dx, pad + dy, pad - dy], value=self.fill)
+        zoom = float(params.scale[0])
+        if zoom != 1.0:  # as RandomScale: sized by the factor, rounded down
+            canvas = F.interpolate(
+                canvas, scale_factor=zoom, mode="bilinear", align_corners=False,
+                recompute_scale_factor=False,
+            )  # fmt: skip
+        batch, channels = canvas.shape[0], canvas.shape[1]
+        out_height, out_width = canvas.shape[2], canvas.shape[3]
+        work = torch.float64 if x.dtype == torch.float64 else torch.float32
+        final = params.final_translate.to(work)
+        radians = params.degrees.to(work) * (math.pi / 180.0)
+        cos, sin = torch.cos(radians), torch.sin(radians)
+        # RandomRotation's rigid rotation about the centre, then the final shift, in pixels:
+        # input = R @ (output - final).
+        offset_x = -(cos * final[:, 0] - sin * final[:, 1])
+        offset_y = -(sin * final[:, 0] + cos * final[:, 1])
+        theta = torch.stack(
+            [
+                cos,
+                -sin * (out_height / out_width),
+                offset_x * (2.0 / out_width),
+                sin * (out_width / out_height),
+                cos,
+                offset_y * (2.0 / out_height),
+            ],
+            dim=1,
+        ).view(batch, 2, 3)
+        grid = F.affine_grid(theta, [batch, channels, out_height, out_width], align_corners=False)
+        out = F.grid_sample(canvas, grid.to(x.dtype), "bilinear", "zeros", align_corners=False)
+        if self.crop_or_pad_output:
+            out = crop_to_size(out, [height, width])
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_4d(x, "FusedTransformationRobustness")
         work = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return self.warp(x, self.sample_parameters(x.shape[0], x.device, work))
+        # resize_canvas reads the zoom on the host: draw it exactly, as the eager stack does
+        draw = torch.float64 if self.resize_canvas else work
+        return self.warp(x, self.sample_parameters(x.shape[0], x.device, draw))
 
     @classmethod
     def from_stack(
