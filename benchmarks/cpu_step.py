@@ -27,11 +27,22 @@ It prints medians, ratios to ``bare`` and the final objective of each optim/Luce
 (the mean of channel 7 at the target on the final, untransformed image), so speed never hides
 a quality loss. Timings are never asserted; figures go in benchmarks/README.md.
 
+oneDNN's primitive cache is raised to 16384 entries (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, set
+before torch loads unless already set): one render's canvas takes some 80 sizes and needs about
+1000 convolution primitives, which fit the default 1024 entries, but eight renders interleaved
+round by round need several times that, and with the default each round would rebuild the
+primitives the other renders evicted (about 0.16 ms each), a cost no single render pays.
+``ONEDNN_PRIMITIVE_CACHE_CAPACITY=1024`` measures with the default.
+
 Usage:
     python benchmarks/cpu_step.py --threads 2 --rounds 5 --steps 8
 """
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16384")  # before torch loads oneDNN
 
 import argparse
 import statistics
@@ -215,9 +226,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    cache = os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"]
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, rounds {args.rounds} "
-        f"(+{args.warmup} warm-up) x {args.steps} steps; final objective after all rounds"
+        f"(+{args.warmup} warm-up) x {args.steps} steps, oneDNN primitive cache {cache}; final "
+        "objective after all rounds"
     )
     print(f"{'model':<12} {'batch':>5} {'variant':<19} {'ms/step':>9} {'ratio':>6} {'final':>8}")
     for name in args.models:

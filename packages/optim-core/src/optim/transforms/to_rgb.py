@@ -89,12 +89,12 @@ class ToRGB(nn.Module):
             # Inverting in float64 works for every dtype, including float16/bfloat16.
             matrix = torch.linalg.inv(matrix.to(torch.float64))
         matrix = matrix.to(device=x.device, dtype=x.dtype)
-        colour, alpha = (
-            x.narrow(channel_dim, 0, 3),
-            x.narrow(channel_dim, 3, x.shape[channel_dim] - 3),
-        )
+        colour = x.narrow(channel_dim, 0, 3)
         flat = colour.flatten(start_dim=channel_dim + 1)
         mixed = torch.matmul(matrix, flat).reshape(colour.shape)
+        if x.shape[channel_dim] == 3:  # no alpha: concatenating would only copy
+            return mixed
+        alpha = x.narrow(channel_dim, 3, x.shape[channel_dim] - 3)
         return torch.cat([mixed, alpha], dim=channel_dim)
 
     def extra_repr(self) -> str:
