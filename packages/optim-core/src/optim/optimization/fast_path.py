@@ -90,9 +90,9 @@ class FastPath:
 
     Device switches, implemented by the step runner (:mod:`optim.optimization.step_runner`):
         channels_last: run the model in ``torch.channels_last`` memory format (faster
-            convolutions: tensor cores on CUDA, oneDNN's NHWC kernels on CPU, where it
-            measured 10-30% less time per step on EfficientNet-Lite0, InceptionV1 and
-            ResNet-50; ``benchmarks/cpu_step.py``). Auto: on. The model's parameters are
+            convolutions: tensor cores on CUDA, oneDNN's NHWC kernels on CPU, where turning it
+            off made the step 17-60% longer on EfficientNet-Lite0, InceptionV1 and ResNet-50;
+            ``benchmarks/cpu_step.py``). Auto: on. The model's parameters are
             converted for the run and restored afterwards.
         autocast: ``"bf16"`` or ``"fp16"`` runs the model under ``torch.autocast``; the
             image parameterization, the transforms (and their randomness) and the objective
