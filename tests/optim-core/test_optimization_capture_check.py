@@ -182,7 +182,9 @@ def test_converted_like_copies_once_the_way_the_meta_pass_expects():
 def test_host_randomness_is_refused_by_name():
     model = _model()
     jitter = nn.Sequential(nn.Identity(), opt.transforms.RandomSpatialJitter(2))
-    with pytest.raises(ValueError, match=r"1 \(RandomSpatialJitter\)"):
+    with pytest.raises(
+        ValueError, match=r"1 \(RandomSpatialJitter: draws its randomness on the host\)"
+    ):
         assert_step_capturable(model, opt.loss.ChannelActivation(model[3], 1), None, jitter)
 
 

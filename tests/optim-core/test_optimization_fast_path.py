@@ -400,7 +400,7 @@ def test_graph_branch_refuses_host_random_transforms(tape_graph, caplog):
     with caplog.at_level(logging.INFO), tape_graph(fuse=False, explicit=False) as graphs:
         history, _, _ = _render(None, steps=3, transform=jitter)
     assert history.shape == (3,) and not graphs  # ran eagerly
-    assert "0 (RandomSpatialJitter) (draws its randomness on the host)" in caplog.text
+    assert "0 (RandomSpatialJitter: draws its randomness on the host)" in caplog.text
 
 
 def test_explicit_graph_with_a_host_random_transform_is_an_error(tape_graph):
@@ -422,20 +422,23 @@ def test_graph_unsafe_modules_flags_host_randomness_and_unknown_modules():
     class DeclaredSafe(ThirdParty):
         graph_safe = True
 
+    host = "draws its randomness on the host)"
     stack = opt.transforms.TransformationRobustness(translate=2)
     assert graph_unsafe_modules(stack) == [
-        "<root> (TransformationRobustness)",
-        "jitter_transforms (RandomSpatialJitter)",
-        "random_scale (RandomScale)",
-        "random_rotation (RandomRotation)",
-        "final_jitter (RandomSpatialJitter)",
+        "<root> (TransformationRobustness: " + host,
+        "jitter_transforms (RandomSpatialJitter: " + host,
+        "random_scale (RandomScale: " + host,
+        "random_rotation (RandomRotation: " + host,
+        "final_jitter (RandomSpatialJitter: " + host,
     ]
     assert graph_unsafe_modules(opt.transforms.FusedTransformationRobustness()) == []
     assert graph_unsafe_modules(opt.images.NaturalImage((8, 8)), nn.Identity()) == []
-    assert graph_unsafe_modules(nn.Sequential(ThirdParty(), DeclaredSafe())) == ["0 (ThirdParty)"]
+    assert graph_unsafe_modules(nn.Sequential(ThirdParty(), DeclaredSafe())) == [
+        "0 (ThirdParty: a third-party module not marked graph_safe = True)"
+    ]
     assert graph_unsafe_modules(opt.transforms.BlendAlpha()) == []
     assert graph_unsafe_modules(opt.transforms.BlendAlpha(generator=torch.Generator())) == [
-        "<root> (BlendAlpha)"
+        "<root> (BlendAlpha: " + host
     ]
 
 

@@ -213,7 +213,8 @@ def assert_step_capturable(
         loss_summarize_fn: the summary to check (default ``-mean``).
 
     Raises:
-        ValueError: a module draws its randomness on the host (names it).
+        ValueError: a module draws its randomness on the host, or is a third-party module
+            not marked ``graph_safe = True`` (names it and says which).
         RuntimeError: an operation in the step would synchronise with the host; its cause
             is a :class:`HostSyncError` naming the operation and the code that ran it.
 

@@ -261,12 +261,12 @@ def graph_unsafe_modules(*modules: nn.Module) -> list[str]:
     modules must opt in with ``graph_safe = True``.
 
     Returns:
-        ``"name (ClassName)"`` for each unsafe submodule; empty when everything is safe.
+        ``"name (ClassName: why)"`` for each unsafe submodule; empty when everything is safe.
 
     Example:
         >>> from optim.transforms import RandomSpatialJitter
         >>> graph_unsafe_modules(nn.Sequential(nn.Identity(), RandomSpatialJitter(2)))
-        ['1 (RandomSpatialJitter)']
+        ['1 (RandomSpatialJitter: draws its randomness on the host)']
     """
     from optim.plugins.contracts import check_graph_safe_flag
 
@@ -276,7 +276,9 @@ def graph_unsafe_modules(*modules: nn.Module) -> list[str]:
             flag = check_graph_safe_flag(module)  # a non-bool flag breaks the contract
             if flag is True:
                 continue
-            origin = type(module).__module__.split(".")[0]
-            if flag is False or origin not in ("torch", "optim"):
-                unsafe.append(f"{name or '<root>'} ({type(module).__name__})")
+            label = f"{name or '<root>'} ({type(module).__name__}: "
+            if flag is False:
+                unsafe.append(label + "draws its randomness on the host)")
+            elif type(module).__module__.split(".")[0] not in ("torch", "optim"):
+                unsafe.append(label + "a third-party module not marked graph_safe = True)")
     return unsafe

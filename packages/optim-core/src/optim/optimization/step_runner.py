@@ -180,10 +180,7 @@ class FastRunner(EagerRunner):
             transform = fused.to(self.device)
         if not self.fast.cuda_graph:
             return transform
-        problems = [
-            f"{name} (draws its randomness on the host)"
-            for name in graph_unsafe_modules(transform, input_param)
-        ]
+        problems = graph_unsafe_modules(transform, input_param)
         if optimizer is not None and not optimizer.defaults.get("capturable", False):
             problems.append(
                 f"the optimizer {type(optimizer).__name__} is not capturable (build it with "
