@@ -445,14 +445,17 @@ class FusedTransformationRobustness(nn.Module):
         differentiable in ``x``, the angle and the final jitter.
         """
         height, width = x.shape[2], x.shape[3]
-        shared = torch.equal(params.translate, params.translate[:1].expand_as(params.translate))
-        if not shared or not torch.equal(params.scale, params.scale[:1].expand_as(params.scale)):
+        translate, scale = params.translate.double(), params.scale.double()
+        shared = (translate == translate[:1]).all() & (scale == scale[:1]).all()
+        # One read back (one wait on a GPU): the shift, the zoom and whether they are shared.
+        numbers: list[float] = torch.cat([translate[0], scale[:1], shared.double()[None]]).tolist()
+        shift_x, shift_y, zoom = numbers[0], numbers[1], numbers[2]
+        if numbers[3] != 1.0:
             raise ValueError(
                 "FusedTransformationRobustness(resize_canvas=True) applies one shift and one "
                 "zoom to the whole batch (they size the output); draw the parameters with "
                 "sample_parameters(), which shares them."
             )
-        shift_x, shift_y = float(params.translate[0, 0]), float(params.translate[0, 1])
         if shift_x != math.floor(shift_x) or shift_y != math.floor(shift_y):
             raise ValueError(
                 "FusedTransformationRobustness(resize_canvas=True) shifts by whole pixels, got "
@@ -463,7 +466,6 @@ class FusedTransformationRobustness(nn.Module):
         dx = int(min(max(shift_x, -(width + pad)), width + pad))
         dy = int(min(max(shift_y, -(height + pad)), height + pad))
         canvas = F.pad(x, [pad + dx, pad - dx, pad + dy, pad - dy], value=self.fill)
-        zoom = float(params.scale[0])
         if zoom != 1.0:  # as RandomScale: sized by the factor, rounded down
             canvas = F.interpolate(
                 canvas, scale_factor=zoom, mode="bilinear", align_corners=False,
