@@ -338,3 +338,26 @@ def test_wrong_size_fails_early_naming_the_models_size(vit):
         opt.render_layer(vit, spec, show_progress=False)
     with pytest.raises(ValueError, match="token must be one of"):
         opt.rendering.RenderSpec(token="cls")
+
+
+def test_render_peaks_read_a_token_layer_as_its_patch_grid(tmp_path):
+    """The gallery's ratio numerator: feature c's maximum over the patch tokens (not token c,
+    and not the class token). Oracle: the tokens reshaped by hand."""
+    from optim.image_utils import save_tensor_as_image
+    from optim.rendering.exemplar_gallery import _load_png, render_peaks
+
+    torch.manual_seed(0)
+    model = TinyViT(registers=1).eval()
+    paths = []
+    for index in range(3):
+        image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(index))
+        paths.append(tmp_path / f"{index}.png")
+        save_tensor_as_image(image, paths[-1])
+    channels = [0, 7, 15]  # features (of 16); read as the 18 tokens they would pick tokens
+    peaks = render_peaks(model, "blocks.1", channels, paths)
+    pixels = torch.stack([_load_png(p) for p in paths])
+    with torch.no_grad():
+        tokens = model(pixels).numpy()
+    grid = _grid_by_hand(tokens, prefix=2, rows=4, cols=4)
+    expected = [float(grid[i, c].max()) for i, c in enumerate(channels)]
+    np.testing.assert_allclose(peaks, expected, rtol=1e-6)

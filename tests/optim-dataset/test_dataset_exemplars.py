@@ -85,6 +85,61 @@ def test_streaming_top_k_equals_sorting_everything_and_crops_the_field():
             torch.testing.assert_close(got.images[slot], expected, rtol=0, atol=1e-6)
 
 
+def _tiny_vit() -> nn.Module:
+    from torchvision.models import VisionTransformer
+
+    torch.manual_seed(0)
+    return VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32
+    ).eval()
+
+
+def test_token_layer_exemplars_read_the_patch_grid():
+    """[B, 1 + 16, F] tokens: features are channels, the 4x4 patch grid the positions (the
+    class token is not a position). Oracle: the tokens reshaped by hand, sorted whole."""
+    model, layer = _tiny_vit(), "encoder.layers.encoder_layer_1"
+    images = torch.rand(13, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    found = top_exemplars(model, layer, images, channels=[0, 5], k=3, size=32, batch_size=5,
+                          show_progress=False)  # fmt: skip
+    with torch.no_grad():
+        tokens = opt.hooks.collect_activations(model, [layer], images)[layer]
+    assert tokens.shape == (13, 17, 16)
+    patches = tokens[:, 1:].reshape(13, 4, 4, 16)  # row-major patches, x to the right
+    for channel in (0, 5):
+        best, where = patches[..., channel].flatten(1).max(dim=1)  # [13]
+        order = torch.sort(best, descending=True, stable=True).indices[:3]
+        got = found[channel]
+        assert got.sources == order.tolist()
+        torch.testing.assert_close(torch.tensor(got.activations), best[order])
+        assert got.positions == [divmod(int(where[i]), 4) for i in order]
+    assert found.field.size == (32, 32)  # attention: every patch sees the whole image
+
+
+def test_patch_tokens_before_attention_have_the_patch_as_field():
+    # After the patch embedding (+ position embedding, class token) each patch token depends on
+    # its own 8x8 patch only.
+    field = measure_receptive_field(_tiny_vit(), "encoder.dropout", 32)
+    assert field.size == (8, 8) and field.stride == (8.0, 8.0) and field.box((1, 2)) == (
+        8, 16, 16, 24,
+    )  # fmt: skip
+
+
+def test_a_channels_last_map_gives_the_exemplars_of_its_channels_first_twin():
+    class ChannelsLast(nn.Module):
+        def forward(self, x):
+            return x.permute(0, 2, 3, 1)
+
+    convs = _convs((3, 2, 1))
+    model = nn.Sequential(convs[0], ChannelsLast()).eval()  # 4 channels on an 11x11 map
+    images = torch.rand(9, 3, 24, 24, generator=torch.Generator().manual_seed(5))
+    settings = dict(k=3, size=24, show_progress=False)
+    first = top_exemplars(convs, "0", images, **settings)
+    last = top_exemplars(model, "1", images, **settings)
+    assert first.channels == last.channels == [0, 1, 2, 3]
+    assert torch.equal(first.indices, last.indices) and torch.equal(first.values, last.values)
+    assert torch.equal(first.positions, last.positions) and first.field == last.field
+
+
 def test_batch_size_and_one_shot_generators_give_the_same_exemplars():
     model = _convs((3, 2, 1))
     images = torch.rand(20, 3, 24, 24, generator=torch.Generator().manual_seed(2))
@@ -157,6 +212,9 @@ def test_empty_folders_and_bad_inputs_are_explained(tmp_path):
         top_exemplars(model, "00", torch.rand(2, 3, 16, 16), size=16, show_progress=False)
     with pytest.raises(TypeError, match="folder path, a tensor"):
         top_exemplars(model, "0", 3, show_progress=False)
+    grouped = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Unflatten(1, (2, 2))).eval()  # 5-D
+    with pytest.raises(ValueError, match=r"outputs \[2, 2, 2, 14, 14\]; exemplars need"):
+        top_exemplars(grouped, "1", torch.rand(2, 3, 16, 16), size=16, show_progress=False)
 
 
 def test_memory_holds_k_exemplars_per_channel_whatever_the_number_of_images():

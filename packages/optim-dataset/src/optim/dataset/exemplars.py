@@ -212,7 +212,9 @@ def top_exemplars(
 
     Args:
         model: the network, in eval mode (inputs in [0, 1]).
-        layer: a dotted layer name with ``[B, C, H, W]`` or ``[B, C]`` outputs.
+        layer: a dotted layer name with ``[B, C, H, W]`` or ``[B, C]`` outputs, a channels-last
+            ``[B, H, W, C]`` map or a vision transformer's ``[B, tokens, features]`` (its
+            patch tokens as a grid: features are the channels, positions are patches).
         images: a folder (searched recursively; non-images and unreadable files are skipped
             with a warning), a tensor ``[N, 3, H, W]``, or an iterable of batches (a
             DataLoader yielding tensors or ``(images, labels)``). Images are resized and

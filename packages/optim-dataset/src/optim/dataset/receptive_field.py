@@ -38,7 +38,8 @@ class ReceptiveField:
         stride: input pixels between neighbouring units, ``(rows, columns)``.
         center: the input pixel at the centre of the field of unit ``(0, 0)``.
         input_size: the ``(height, width)`` it was measured at.
-        spatial: whether the layer has a spatial map (``[B, C, H, W]``).
+        spatial: whether the layer has a spatial map (``[B, C, H, W]``, a channels-last map or
+            a transformer's patch tokens).
     """
 
     size: tuple[int, int]
@@ -69,14 +70,28 @@ class ReceptiveField:
 
 
 def _layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """``layer``'s output for ``x`` as ``[B, C, H, W]`` or ``[B, C]``: a vision transformer's
+    ``[B, tokens, features]`` becomes its patch grid (class and register tokens dropped) and a
+    Swin-style ``[B, H, W, C]`` map is permuted, as renders read them
+    (:func:`optim.rendering.layer_layout.layer_layout`)."""
     from optim.hooks import collect_activations
+    from optim.rendering.layer_layout import layer_layout
 
     output = collect_activations(model, [layer], x)[layer]
+    if isinstance(output, torch.Tensor) and output.dim() in (3, 4):
+        size = (x.shape[-2], x.shape[-1])
+        try:
+            layout = layer_layout(model, layer, tuple(output.shape), size)
+        except ValueError:  # tokens without a patch grid: refused below, with what is read
+            layout = None
+        if layout is not None:
+            output = layout.channels_first(output)
     if not isinstance(output, torch.Tensor) or output.dim() not in (2, 4):
         shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise ValueError(
-            f"Layer {layer!r} outputs {shape}; exemplars need [batch, channels, height, width] "
-            "or [batch, channels] outputs."
+            f"Layer {layer!r} outputs {shape}; exemplars need [batch, channels, height, width], "
+            "[batch, height, width, channels], [batch, tokens, features] (a patch grid after "
+            "class/register tokens) or [batch, channels] outputs."
         )
     return output
 
@@ -93,8 +108,8 @@ def measure_receptive_field(
         seed: the seed of the random probe inputs.
 
     Raises:
-        ValueError: an unknown layer (closest names listed), or an output that is neither
-            ``[B, C, H, W]`` nor ``[B, C]``.
+        ValueError: an unknown layer (closest names listed), or an output that is not
+            ``[B, C, H, W]``, ``[B, H, W, C]``, patch tokens ``[B, T, F]`` or ``[B, C]``.
     """
     height, width = check_size(size, "size", minimum=1)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
