@@ -2,7 +2,8 @@
 
 Every page is loaded from a local HTTP server (as a reader would open it; search needs one)
 and must log no severe console message (a missing file, a script error, anything fetched from
-the network); the search box must find ``ChannelActivation`` and link to its API page.
+the network); the search box must find ``ChannelActivation`` and link to its API page. Every
+local link and anchor of every built page (tutorials included) must resolve.
 
 Needs the docs dependencies (noxfile.py ``DOCS_DEPS``), Chromium, chromium-driver and selenium.
 Outside CI the test is skipped when they are missing; on CI (``CI`` set) that is a failure.
@@ -17,8 +18,10 @@ import shutil
 import subprocess
 import sys
 import threading
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -109,6 +112,54 @@ def test_the_site_has_every_section(site):
                  "tutorials/feature_visualization/", "tutorials/activation_atlas/"]:  # fmt: skip
         assert page in pages, pages
     assert len([p for p in pages if p.startswith("tutorials/")]) >= 5
+
+
+class _Links(HTMLParser):
+    """The ids and the local ``href``/``src`` targets of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+            local = value and not urlsplit(value).scheme and not value.startswith("//")
+            if name in ("href", "src") and local:
+                self.targets.append(value)
+
+
+def _read_links(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_every_local_link_and_anchor_resolves(site):
+    """mkdocs --strict checks the Markdown pages' links; this checks every built page, the
+    executed tutorials (notebooks) and the API pages included: each local link names a file
+    of the site, and each #anchor an id on its page."""
+    pages = {page: _read_links(page) for page in site.rglob("*.html")}
+    problems = []
+    for page, links in pages.items():
+        if page.relative_to(site).parts[0] in ("assets", "search"):
+            continue
+        for target in links.targets:
+            parts = urlsplit(target)
+            base = site if parts.path.startswith("/") else page.parent  # the 404 page's
+            path = (base / unquote(parts.path).lstrip("/")).resolve() if parts.path else page
+            if path.is_dir():
+                path = path / "index.html"
+            where = f"{page.relative_to(site)}: {target}"
+            if not path.is_file():
+                problems.append(f"{where} (no such file)")
+            elif parts.fragment and path.suffix == ".html":
+                ids = pages[path].ids if path in pages else _read_links(path).ids
+                if unquote(parts.fragment) not in ids:
+                    problems.append(f"{where} (no such anchor)")
+    assert not problems, "\n".join(problems)
 
 
 def test_every_page_loads_without_console_errors(browser, server, site):
