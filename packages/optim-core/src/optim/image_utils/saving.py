@@ -7,6 +7,7 @@ import os
 import torch
 
 from optim.image_utils._to_pil import to_pil
+from optim.rendering.files import write_atomic
 
 
 def save_tensor_as_image(
@@ -21,7 +22,8 @@ def save_tensor_as_image(
     """Save a CHW or NCHW image tensor (values in [0, 1]) to ``filename``.
 
     The mode defaults to "RGB" for 3 channels, "RGBA" for 4 and "L" for 1; the format follows
-    the file extension.
+    the file extension. Written atomically (a temp file renamed once complete), so an
+    interrupted save never leaves a half-written ``filename``.
 
     Example:
         >>> save_tensor_as_image(torch.rand(3, 8, 8), "/tmp/optim_example.png")
@@ -34,4 +36,4 @@ def save_tensor_as_image(
         padding=padding,
         pad_value=pad_value,
     )
-    image.save(filename)
+    write_atomic(filename, image.save)  # the temp file keeps the suffix: the same format

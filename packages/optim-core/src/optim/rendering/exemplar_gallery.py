@@ -85,7 +85,7 @@ def render_peaks(
         [1.0, 0.0]
     """
     from optim.hooks import collect_activations
-    from optim.rendering.layer_layout import layer_layout
+    from optim.rendering.layer_layout import as_channels_first
 
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     peaks: list[float] = []
@@ -95,9 +95,8 @@ def render_peaks(
             output = collect_activations(model, [layer], pixels)[layer]
         if output is None:
             raise RuntimeError(f"Layer {layer!r} produced no output on the exemplar images.")
-        if output.dim() in (3, 4):  # tokens and channels-last maps, read as renders read them
-            size = (pixels.shape[-2], pixels.shape[-1])
-            output = layer_layout(model, layer, tuple(output.shape), size).channels_first(output)
+        # tokens and channels-last maps read as renders read them
+        output = as_channels_first(model, layer, output, (pixels.shape[-2], pixels.shape[-1]))
         output = output.float()
         rows = torch.arange(len(pixels))
         picked = output[rows, torch.tensor(channels[start : start + batch])]

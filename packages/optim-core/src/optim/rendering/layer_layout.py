@@ -19,12 +19,13 @@ Example:
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from optim.loss.layout import ActivationLayout, patch_grid
 from optim.rendering.input_size import is_torchvision_vit
 
-__all__ = ["MAX_PREFIX_TOKENS", "layer_layout"]
+__all__ = ["MAX_PREFIX_TOKENS", "as_channels_first", "layer_layout"]
 
 MAX_PREFIX_TOKENS = 16
 """The most class + register tokens looked for when the model does not say how many it has."""
@@ -92,3 +93,22 @@ def layer_layout(
             "only a token layer has a class token; drop the class-token option."
         )
     return ActivationLayout(kind or "channels_first")
+
+
+def as_channels_first(
+    model: nn.Module, layer: str, output: torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
+    """``layer``'s ``output`` for a ``size`` input seen as ``[B, C, H, W]``: patch tokens as
+    their grid, a channels-last map permuted (a view); other ranks are returned unchanged.
+
+    Raises:
+        ValueError: a token output whose tokens do not form a patch grid.
+
+    Example:
+        >>> import torch
+        >>> as_channels_first(nn.Identity(), "blocks.0", torch.zeros(2, 1 + 16, 8), (32, 32)).shape
+        torch.Size([2, 8, 4, 4])
+    """
+    if output.dim() not in (3, 4):
+        return output
+    return layer_layout(model, layer, tuple(output.shape), size).channels_first(output)

@@ -71,6 +71,42 @@ def _check_parameters(params: AffineParameters, batch: int) -> None:
         )
 
 
+def _affine_sample(
+    x: torch.Tensor, params: AffineParameters, out_height: int, out_width: int, fill: float
+) -> torch.Tensor:
+    """One bilinear resample of ``x`` onto an ``out_height`` x ``out_width`` canvas: output
+    pixel ``v`` (about the centre) reads ``R(degrees) (v - final_translate) / scale -
+    translate``; ``fill`` where that is outside ``x``."""
+    batch, channels, height, width = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    work = torch.float64 if x.dtype == torch.float64 else torch.float32
+    translate = params.translate.to(work)
+    final = params.final_translate.to(work)
+    scale = params.scale.to(work)
+    radians = params.degrees.to(work) * (math.pi / 180.0)
+    cos, sin = torch.cos(radians) / scale, torch.sin(radians) / scale
+    # Pixel space: input = A @ output + b with A = R / scale, b = -A @ final - translate.
+    offset_x = -(cos * final[:, 0] - sin * final[:, 1]) - translate[:, 0]
+    offset_y = -(sin * final[:, 0] + cos * final[:, 1]) - translate[:, 1]
+    # affine_grid's normalised coordinates: 2 / size per pixel, for each axis and image.
+    theta = torch.stack(
+        [
+            cos * (out_width / width),
+            -sin * (out_height / width),
+            offset_x * (2.0 / width),
+            sin * (out_width / height),
+            cos * (out_height / height),
+            offset_y * (2.0 / height),
+        ],
+        dim=1,
+    ).view(batch, 2, 3)
+    grid = F.affine_grid(theta, [batch, channels, out_height, out_width], align_corners=False)
+    grid = grid.to(x.dtype)
+    if fill == 0.0:
+        return F.grid_sample(x, grid, "bilinear", "zeros", align_corners=False)
+    out = F.grid_sample(x - fill, grid, "bilinear", "zeros", align_corners=False)
+    return out + fill
+
+
 def _no_distribution(values: object, name: str) -> None:
     if isinstance(values, torch.distributions.Distribution):
         raise ValueError(
@@ -405,38 +441,11 @@ class FusedTransformationRobustness(nn.Module):
             raise ValueError(
                 f"FusedTransformationRobustness expects a floating-point image, got {x.dtype}."
             )
-        batch, channels, height, width = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-        _check_parameters(params, batch)
+        _check_parameters(params, x.shape[0])
         if self.resize_canvas:
             return self._warp_like_stack(x, params)
-        out_height, out_width = self.output_size(height, width)
-        work = torch.float64 if x.dtype == torch.float64 else torch.float32
-        translate = params.translate.to(work)
-        final = params.final_translate.to(work)
-        scale = params.scale.to(work)
-        radians = params.degrees.to(work) * (math.pi / 180.0)
-        cos, sin = torch.cos(radians) / scale, torch.sin(radians) / scale
-        # Pixel space: input = A @ output + b with A = R / scale, b = -A @ final - translate.
-        offset_x = -(cos * final[:, 0] - sin * final[:, 1]) - translate[:, 0]
-        offset_y = -(sin * final[:, 0] + cos * final[:, 1]) - translate[:, 1]
-        # affine_grid's normalised coordinates: 2 / size per pixel, for each axis and image.
-        theta = torch.stack(
-            [
-                cos * (out_width / width),
-                -sin * (out_height / width),
-                offset_x * (2.0 / width),
-                sin * (out_width / height),
-                cos * (out_height / height),
-                offset_y * (2.0 / height),
-            ],
-            dim=1,
-        ).view(batch, 2, 3)
-        grid = F.affine_grid(theta, [batch, channels, out_height, out_width], align_corners=False)
-        grid = grid.to(x.dtype)
-        if self.fill == 0.0:
-            return F.grid_sample(x, grid, "bilinear", "zeros", align_corners=False)
-        out = F.grid_sample(x - self.fill, grid, "bilinear", "zeros", align_corners=False)
-        return out + self.fill
+        out_height, out_width = self.output_size(x.shape[2], x.shape[3])
+        return _affine_sample(x, params, out_height, out_width, self.fill)
 
     def _warp_like_stack(self, x: torch.Tensor, params: AffineParameters) -> torch.Tensor:
         """``resize_canvas``: shift, zoom, then rotate + final jitter, as the eager stack does.
@@ -471,29 +480,13 @@ class FusedTransformationRobustness(nn.Module):
                 canvas, scale_factor=zoom, mode="bilinear", align_corners=False,
                 recompute_scale_factor=False,
             )  # fmt: skip
-        batch, channels = canvas.shape[0], canvas.shape[1]
-        out_height, out_width = canvas.shape[2], canvas.shape[3]
-        work = torch.float64 if x.dtype == torch.float64 else torch.float32
-        final = params.final_translate.to(work)
-        radians = params.degrees.to(work) * (math.pi / 180.0)
-        cos, sin = torch.cos(radians), torch.sin(radians)
-        # RandomRotation's rigid rotation about the centre, then the final shift, in pixels:
-        # input = R @ (output - final).
-        offset_x = -(cos * final[:, 0] - sin * final[:, 1])
-        offset_y = -(sin * final[:, 0] + cos * final[:, 1])
-        theta = torch.stack(
-            [
-                cos,
-                -sin * (out_height / out_width),
-                offset_x * (2.0 / out_width),
-                sin * (out_width / out_height),
-                cos,
-                offset_y * (2.0 / out_height),
-            ],
-            dim=1,
-        ).view(batch, 2, 3)
-        grid = F.affine_grid(theta, [batch, channels, out_height, out_width], align_corners=False)
-        out = F.grid_sample(canvas, grid.to(x.dtype), "bilinear", "zeros", align_corners=False)
+        # Then RandomRotation's rotation about the centre and the final jitter, in one resample
+        # whose corners are zeros like RandomRotation's: no more shift or zoom.
+        rest = AffineParameters(
+            torch.zeros_like(params.final_translate), torch.ones_like(params.degrees),
+            params.degrees, params.final_translate,
+        )  # fmt: skip
+        out = _affine_sample(canvas, rest, canvas.shape[2], canvas.shape[3], 0.0)
         if self.crop_or_pad_output:
             out = crop_to_size(out, [height, width])
         return out

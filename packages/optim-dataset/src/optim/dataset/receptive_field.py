@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -73,19 +74,14 @@ def _layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor
     """``layer``'s output for ``x`` as ``[B, C, H, W]`` or ``[B, C]``: a vision transformer's
     ``[B, tokens, features]`` becomes its patch grid (class and register tokens dropped) and a
     Swin-style ``[B, H, W, C]`` map is permuted, as renders read them
-    (:func:`optim.rendering.layer_layout.layer_layout`)."""
+    (:func:`optim.rendering.layer_layout.as_channels_first`)."""
     from optim.hooks import collect_activations
-    from optim.rendering.layer_layout import layer_layout
+    from optim.rendering.layer_layout import as_channels_first
 
     output = collect_activations(model, [layer], x)[layer]
-    if isinstance(output, torch.Tensor) and output.dim() in (3, 4):
-        size = (x.shape[-2], x.shape[-1])
-        try:
-            layout = layer_layout(model, layer, tuple(output.shape), size)
-        except ValueError:  # tokens without a patch grid: refused below, with what is read
-            layout = None
-        if layout is not None:
-            output = layout.channels_first(output)
+    if isinstance(output, torch.Tensor):
+        with contextlib.suppress(ValueError):  # tokens without a patch grid: refused below
+            output = as_channels_first(model, layer, output, (x.shape[-2], x.shape[-1]))
     if not isinstance(output, torch.Tensor) or output.dim() not in (2, 4):
         shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise ValueError(
